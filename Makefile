@@ -1,0 +1,44 @@
+# shelfwatch — the two README commands and their building blocks.
+#   make demo   install dependencies, build Release, serve the Home Depot catalog on :8080
+#   make test   install dependencies, build, run every test with ctest
+SHELL := /bin/bash
+BUILD_DIR ?= build
+BUILD_TYPE ?= Release
+JOBS ?= $(shell nproc)
+DATA_DIR ?= $(abspath ../shared/data)
+PORT ?= 8080
+
+.PHONY: all deps configure build test demo bench asan tsan clean
+
+all: build
+
+deps:
+	./scripts/install-deps.sh
+
+configure:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: deps
+	$(MAKE) build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) --timeout 600
+
+demo: deps
+	$(MAKE) build
+	./scripts/demo.sh $(BUILD_DIR)/shelfwatch $(DATA_DIR) $(PORT)
+
+bench: deps
+	$(MAKE) build
+	./bench/run.sh $(BUILD_DIR) $(DATA_DIR)
+
+# Sanitizer builds: separate build folders, same tests.
+asan: deps
+	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo CMAKE_ARGS="-DSHELFWATCH_SANITIZE=address,undefined"
+
+tsan: deps
+	$(MAKE) test BUILD_DIR=build-tsan BUILD_TYPE=RelWithDebInfo CMAKE_ARGS="-DSHELFWATCH_SANITIZE=thread"
+
+clean:
+	rm -rf build build-asan build-tsan
