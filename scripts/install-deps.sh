@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git curl
   libboost-dev libboost-system-dev libboost-program-options-dev   # Boost 1.74 (bookworm default; libxgboost0 needs it)
   libicu-dev libstemmer-dev                                       # text analysis
   libsqlite3-dev                                                  # embedded state

@@ -1,6 +1,38 @@
 #include <cstdio>
+#include <cstring>
+#include <string>
 
-int main() {
-  std::fprintf(stderr, "usage: shelfwatch <command>\n");
+#include "cli/commands.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "shelfwatch — serve, deploy and monitor e-commerce search and recommendation models\n"
+    "\n"
+    "usage: shelfwatch <command> [flags]   (shelfwatch <command> --help for its flags)\n"
+    "\n"
+    "commands:\n"
+    "  serve     serve catalogs over HTTP: search API, /metrics, /healthz, /readyz\n"
+    "  eval      offline relevance of search on judged queries (NDCG@10, MRR@10, Recall@100)\n"
+    "  bench     closed-loop HTTP load generator over real queries (throughput, latency)\n"
+    "  version   print the version\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help") ||
+      !std::strcmp(argv[1], "-h")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  std::string cmd = argv[1];
+  if (cmd == "serve") return shelfwatch::cli::RunServe(argc - 2, argv + 2);
+  if (cmd == "eval") return shelfwatch::cli::RunEval(argc - 2, argv + 2);
+  if (cmd == "bench") return shelfwatch::cli::RunBench(argc - 2, argv + 2);
+  if (cmd == "version" || cmd == "--version") {
+    std::printf("shelfwatch %s (%s)\n", SHELFWATCH_VERSION, SHELFWATCH_REVISION);
+    return 0;
+  }
+  std::fprintf(stderr, "shelfwatch: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
   return 2;
 }

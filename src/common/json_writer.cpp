@@ -115,6 +115,18 @@ JsonWriter& JsonWriter::Double(double value) {
   return *this;
 }
 
+JsonWriter& JsonWriter::Float(float value) {
+  Separate();
+  if (!std::isfinite(value)) {
+    out_->append("null");
+    return *this;
+  }
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, value);
+  out_->append(buf, r.ptr);
+  return *this;
+}
+
 JsonWriter& JsonWriter::Fixed(double value, int decimals) {
   Separate();
   if (!std::isfinite(value)) {

@@ -23,6 +23,8 @@ class JsonWriter {
   JsonWriter& Uint(uint64_t value);
   // Shortest representation that round-trips; NaN and infinities are written as null.
   JsonWriter& Double(double value);
+  // Shortest representation that round-trips as a float (scores are floats).
+  JsonWriter& Float(float value);
   // Fixed number of decimals (e.g. took_ms with 3 decimals).
   JsonWriter& Fixed(double value, int decimals);
   JsonWriter& Bool(bool value);

@@ -1,0 +1,177 @@
+// shelfwatch bench: closed-loop HTTP load over real queries, per concurrency level.
+#include <cstdio>
+#include <sstream>
+
+#include "catalog/csv_reader.h"
+#include "cli/commands.h"
+#include "cli/flags.h"
+#include "cli/load_generator.h"
+#include "common/clock.h"
+#include "common/json_writer.h"
+#include "eval/relevance.h"
+
+namespace shelfwatch::cli {
+namespace {
+
+std::string UrlEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+        c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+// "http://HOST:PORT[/]" -> host, port.
+Status ParseUrl(const std::string& url, std::string* host, uint16_t* port) {
+  std::string rest = url;
+  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+  else if (rest.find("://") != std::string::npos) return InvalidArgument("only http:// URLs are supported");
+  size_t slash = rest.find('/');
+  if (slash != std::string::npos) rest = rest.substr(0, slash);
+  size_t colon = rest.rfind(':');
+  *host = rest.substr(0, colon);
+  *port = 80;
+  if (colon != std::string::npos) {
+    int p = std::atoi(rest.substr(colon + 1).c_str());
+    if (p <= 0 || p > 65535) return InvalidArgument("bad port in URL '" + url + "'");
+    *port = static_cast<uint16_t>(p);
+  }
+  if (*host == "localhost") *host = "127.0.0.1";
+  if (host->empty()) return InvalidArgument("no host in URL '" + url + "'");
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> ReadQueries(const std::string& path, eval::Split split) {
+  auto reader = catalog::CsvReader::Open(path);
+  if (!reader.ok()) return reader.status();
+  auto& r = **reader;
+  std::vector<std::string> row, out;
+  if (!r.Next(&row)) return InvalidArgument(path + ": empty file");
+  int id_col = -1, q_col = -1;
+  for (size_t i = 0; i < row.size(); ++i) {
+    if (row[i] == "query_id") id_col = static_cast<int>(i);
+    if (row[i] == "query" || row[i] == "q" || row[i] == "search_term") q_col = static_cast<int>(i);
+  }
+  if (q_col < 0) return InvalidArgument(path + ": needs a 'query' column");
+  while (r.Next(&row)) {
+    if (static_cast<int>(row.size()) <= std::max(id_col, q_col)) continue;
+    if (id_col >= 0 && !eval::InSplit(std::atoll(row[id_col].c_str()), split)) continue;
+    if (row[q_col].empty()) continue;
+    out.push_back(row[q_col]);
+  }
+  if (out.empty()) return InvalidArgument(path + ": no queries in the chosen split");
+  return out;
+}
+
+}  // namespace
+
+int RunBench(int argc, char** argv) {
+  Flags flags("bench",
+              "Closed-loop HTTP load generator: at each concurrency level, N keep-alive connections\n"
+              "send search requests over real queries back to back for the duration, and the\n"
+              "throughput and latency percentiles (p50/p90/p99/p99.9/max) are reported.",
+              {
+                  {"url", "URL", "server base URL", "http://127.0.0.1:8080"},
+                  {"catalog", "NAME", "catalog to search", "homedepot"},
+                  {"queries", "FILE", "queries CSV (query_id,query)", ""},
+                  {"split", "SPLIT", "train, test or all (by query_id % 5)", "all"},
+                  {"concurrency", "LIST", "comma-separated concurrency levels", "1,4,16"},
+                  {"duration", "DURATION", "measured time per level", "10s"},
+                  {"warmup", "DURATION", "unmeasured time before each level", "1s"},
+                  {"k", "N", "results per search", "10"},
+                  {"params", "QUERY", "extra query parameters appended to each request (e.g. msm=2)", ""},
+                  {"threads", "N", "client I/O threads", "1"},
+                  {"json", "", "print results as JSON"},
+              });
+  if (Status st = flags.Parse(argc, argv); !st.ok()) {
+    std::fprintf(stderr, "shelfwatch bench: %s\n", st.message().c_str());
+    return 2;
+  }
+  if (flags.GetBool("help")) {
+    std::fputs(flags.Help().c_str(), stdout);
+    return 0;
+  }
+  auto fail = [](const Status& st, int code) {
+    std::fprintf(stderr, "shelfwatch bench: %s\n", st.message().c_str());
+    return code;
+  };
+  if (flags.Get("queries").empty()) return fail(InvalidArgument("--queries is required"), 2);
+  LoadOptions lo;
+  if (Status st = ParseUrl(flags.Get("url"), &lo.host, &lo.port); !st.ok()) return fail(st, 2);
+  auto split = eval::ParseSplit(flags.Get("split"));
+  if (!split.ok()) return fail(split.status(), 2);
+  auto k = flags.GetInt("k", 1, 100000);
+  auto threads = flags.GetInt("threads", 1, 64);
+  if (!k.ok()) return fail(k.status(), 2);
+  if (!threads.ok()) return fail(threads.status(), 2);
+  lo.threads = static_cast<int>(*threads);
+  lo.duration_s = ParseDurationSeconds(flags.Get("duration"));
+  lo.warmup_s = ParseDurationSeconds(flags.Get("warmup"));
+  if (lo.duration_s <= 0 || lo.warmup_s < 0) return fail(InvalidArgument("--duration/--warmup must be durations like 10s"), 2);
+  std::vector<int> levels;
+  {
+    std::stringstream ss(flags.Get("concurrency"));
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      int c = std::atoi(item.c_str());
+      if (c < 1 || c > 10000) return fail(InvalidArgument("concurrency levels must be 1..10000"), 2);
+      levels.push_back(c);
+    }
+  }
+  auto queries = ReadQueries(flags.Get("queries"), *split);
+  if (!queries.ok()) return fail(queries.status(), 1);
+  std::string extra = flags.Get("params");
+  for (const auto& q : *queries) {
+    std::string t = "/v1/catalogs/" + flags.Get("catalog") + "/search?q=" + UrlEncode(q) + "&k=" + std::to_string(*k);
+    if (!extra.empty()) t += "&" + extra;
+    lo.targets.push_back(std::move(t));
+  }
+
+  bool json = flags.GetBool("json");
+  std::string out;
+  JsonWriter w(&out);
+  if (json) {
+    w.BeginObject().Key("url").String(flags.Get("url")).Key("catalog").String(flags.Get("catalog"));
+    w.Key("queries").Uint(queries->size()).Key("duration_s").Double(lo.duration_s).Key("levels").BeginArray();
+  } else {
+    std::printf("shelfwatch bench: %s, catalog %s, %zu queries, %.0fs per level (+%.0fs warm-up)\n",
+                flags.Get("url").c_str(), flags.Get("catalog").c_str(), queries->size(), lo.duration_s, lo.warmup_s);
+    std::printf("%11s %10s %12s %9s %9s %9s %9s %9s %8s\n", "concurrency", "requests", "throughput/s", "p50_ms",
+                "p90_ms", "p99_ms", "p99.9_ms", "max_ms", "errors");
+  }
+  int exit_code = 0;
+  for (int c : levels) {
+    lo.concurrency = c;
+    auto r = RunLoad(lo);
+    if (!r.ok()) return fail(r.status(), 1);
+    if (r->errors > 0) exit_code = 1;
+    if (json) {
+      w.BeginObject().Key("concurrency").Int(c).Key("requests").Uint(r->requests);
+      w.Key("throughput").Fixed(r->throughput, 1).Key("p50_ms").Fixed(r->p50_ms, 3);
+      w.Key("p90_ms").Fixed(r->p90_ms, 3).Key("p99_ms").Fixed(r->p99_ms, 3).Key("p999_ms").Fixed(r->p999_ms, 3);
+      w.Key("max_ms").Fixed(r->max_ms, 3).Key("mean_ms").Fixed(r->mean_ms, 3);
+      w.Key("errors").Uint(r->errors).Key("non_2xx").Uint(r->non_2xx).Key("connection_errors").Uint(r->connection_errors);
+      w.EndObject();
+    } else {
+      std::printf("%11d %10llu %12.0f %9.3f %9.3f %9.3f %9.3f %9.3f %8llu\n", c,
+                  static_cast<unsigned long long>(r->requests), r->throughput, r->p50_ms, r->p90_ms, r->p99_ms,
+                  r->p999_ms, r->max_ms, static_cast<unsigned long long>(r->errors));
+      std::fflush(stdout);
+    }
+  }
+  if (json) {
+    w.EndArray().EndObject();
+    std::printf("%s\n", out.c_str());
+  }
+  return exit_code;
+}
+
+}  // namespace shelfwatch::cli

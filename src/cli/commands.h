@@ -1,0 +1,11 @@
+// The shelfwatch subcommands. Each takes the arguments after its name and returns the
+// process exit code (0 success, 1 failure, 2 usage error).
+#pragma once
+
+namespace shelfwatch::cli {
+
+int RunServe(int argc, char** argv);
+int RunEval(int argc, char** argv);
+int RunBench(int argc, char** argv);
+
+}  // namespace shelfwatch::cli

@@ -1,0 +1,48 @@
+// Command-line flags for the shelfwatch subcommands: --name value, --name=value, repeated
+// flags, boolean switches, and generated help. Not thread-safe (used once, in main).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace shelfwatch::cli {
+
+class Flags {
+ public:
+  struct Spec {
+    Spec(std::string n, std::string v, std::string h, std::string d = "", bool r = false)
+        : name(std::move(n)), value_name(std::move(v)), help(std::move(h)), default_value(std::move(d)), repeated(r) {}
+    std::string name;        // without dashes
+    std::string value_name;  // "" for a boolean switch
+    std::string help;
+    std::string default_value;
+    bool repeated = false;
+  };
+
+  Flags(std::string command, std::string summary, std::vector<Spec> specs);
+
+  // Parses argv after the subcommand. Unknown flags and missing values are errors.
+  Status Parse(int argc, char** argv);
+
+  bool Has(const std::string& name) const;
+  std::string Get(const std::string& name) const;  // value or default
+  std::vector<std::string> GetAll(const std::string& name) const;
+  bool GetBool(const std::string& name) const;
+  Result<double> GetDouble(const std::string& name) const;
+  Result<long long> GetInt(const std::string& name, long long min, long long max) const;
+  const std::vector<std::string>& positional() const { return positional_; }
+
+  std::string Help() const;
+
+ private:
+  const Spec* Find(const std::string& name) const;
+  std::string command_, summary_;
+  std::vector<Spec> specs_;
+  std::map<std::string, std::vector<std::string>> values_;
+  std::vector<std::string> positional_;
+};
+
+}  // namespace shelfwatch::cli

@@ -1,0 +1,375 @@
+#include "server/api.h"
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/json_writer.h"
+#include "common/log.h"
+#include "common/request_id.h"
+#include "common/utf8.h"
+#include "pipeline/lexical_search.h"
+
+namespace shelfwatch::server {
+
+namespace {
+
+constexpr int kMaxStatus = 600;
+
+bool ParseUint(std::string_view s, uint64_t* out) {
+  if (s.empty()) return false;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+void MethodNotAllowed(HttpResponse& resp, std::string_view allow) {
+  SetError(resp, Status(ErrorCode::kMethodNotAllowed, "method not allowed; use " + std::string(allow)));
+  resp.headers.emplace_back("Allow", std::string(allow));
+}
+
+bool IsGetOrHead(const HttpRequest& r) { return r.method == "GET" || r.method == "HEAD"; }
+
+void WriteCatalogInfo(JsonWriter& w, const pipeline::CatalogInfo& info) {
+  w.BeginObject();
+  w.Key("name").String(info.name);
+  w.Key("path").String(info.path);
+  w.Key("state").String(pipeline::CatalogStateName(info.state));
+  if (!info.error.empty()) w.Key("error").String(info.error);
+  if (info.snapshot) {
+    const auto& s = *info.snapshot;
+    const auto& st = s.index->stats();
+    w.Key("products").Uint(s.catalog->size());
+    w.Key("rows_read").Uint(s.report.rows_read);
+    w.Key("rows_rejected").Uint(s.report.rows_rejected);
+    w.Key("rejected_by_reason").BeginObject();
+    for (const auto& [reason, n] : s.report.rejected_by_reason) w.Key(reason).Uint(n);
+    w.EndObject();
+    w.Key("index").BeginObject();
+    w.Key("fields").BeginArray();
+    for (const auto& f : s.index->options().fields) {
+      w.BeginObject().Key("name").String(f.name).Key("weight").Float(f.weight).EndObject();
+    }
+    w.EndArray();
+    w.Key("k1").Float(s.index->options().bm25.k1);
+    w.Key("b").Float(s.index->options().bm25.b);
+    w.Key("terms").Uint(st.terms);
+    w.Key("postings").Uint(st.postings);
+    w.Key("memory_bytes").Uint(st.memory_bytes);
+    w.Key("bytes_per_product").Fixed(st.docs ? static_cast<double>(st.memory_bytes) / st.docs : 0, 1);
+    w.EndObject();
+    w.Key("load_seconds").Fixed(s.load_seconds, 3);
+    w.Key("index_seconds").Fixed(s.index_seconds, 3);
+    w.Key("loaded_at").String(FormatRfc3339Millis(s.loaded_at_ms));
+  }
+  w.EndObject();
+}
+
+}  // namespace
+
+struct Api::CatalogMetrics {
+  std::string name;
+  monitor::Histogram* analyze;
+  monitor::Histogram* retrieve;
+  monitor::Histogram* serialize;
+  monitor::Counter* searches;
+  monitor::Counter* zero_results;
+};
+
+std::string_view Api::RouteLabel(Route route) {
+  switch (route) {
+    case kRouteSearch: return "/v1/catalogs/{catalog}/search";
+    case kRouteProduct: return "/v1/catalogs/{catalog}/products/{id}";
+    case kRouteCatalog: return "/v1/catalogs/{catalog}";
+    case kRouteCatalogs: return "/v1/catalogs";
+    case kRouteHealthz: return "/healthz";
+    case kRouteReadyz: return "/readyz";
+    case kRouteMetrics: return "/metrics";
+    case kRouteRoot: return "/";
+    case kRouteUnmatched: return "unmatched";
+    case kRouteTransport: return "transport";
+    case kRouteCount: break;
+  }
+  return "unmatched";
+}
+
+Api::Api(pipeline::CatalogRegistry* catalogs, monitor::Registry* metrics, ApiOptions options)
+    : catalogs_(catalogs), metrics_(metrics), options_(options) {
+  requests_total_ = &metrics_->AddCounter("shelfwatch_http_requests_total",
+                                          "HTTP requests answered, by route and status code.",
+                                          {"route", "code"});
+  auto& duration = metrics_->AddHistogram("shelfwatch_http_request_duration_seconds",
+                                          "Time from a request fully read to its response ready, by route.",
+                                          {"route"}, monitor::LatencyBuckets());
+  for (int r = 0; r < kRouteCount; ++r) {
+    duration_[r] = &duration.WithLabels({std::string(RouteLabel(static_cast<Route>(r)))});
+  }
+  status_counters_ = std::make_unique<std::atomic<monitor::Counter*>[]>(kRouteCount * kMaxStatus);
+  for (int i = 0; i < kRouteCount * kMaxStatus; ++i) status_counters_[i].store(nullptr);
+
+  auto& stages = metrics_->AddHistogram("shelfwatch_search_stage_duration_seconds",
+                                        "Time spent in each stage of a search request.",
+                                        {"catalog", "stage"}, monitor::LatencyBuckets());
+  auto& searches = metrics_->AddCounter("shelfwatch_searches_total", "Search requests answered with results.",
+                                        {"catalog"});
+  auto& zero = metrics_->AddCounter("shelfwatch_search_zero_results_total",
+                                    "Search requests that matched no product.", {"catalog"});
+  for (const auto& info : catalogs_->List()) {
+    auto m = std::make_unique<CatalogMetrics>();
+    m->name = info.name;
+    m->analyze = &stages.WithLabels({info.name, "analyze"});
+    m->retrieve = &stages.WithLabels({info.name, "retrieve"});
+    m->serialize = &stages.WithLabels({info.name, "serialize"});
+    m->searches = &searches.WithLabels({info.name});
+    m->zero_results = &zero.WithLabels({info.name});
+    catalog_metrics_.push_back(std::move(m));
+  }
+}
+
+Api::~Api() = default;
+
+Api::CatalogMetrics* Api::MetricsFor(std::string_view catalog) {
+  for (auto& m : catalog_metrics_) {
+    if (m->name == catalog) return m.get();
+  }
+  return nullptr;
+}
+
+void Api::Record(Route route, int status, double seconds) {
+  if (status < 100 || status >= kMaxStatus) status = 500;
+  auto& slot = status_counters_[route * kMaxStatus + status];
+  monitor::Counter* c = slot.load(std::memory_order_acquire);
+  if (!c) {
+    c = &requests_total_->WithLabels({std::string(RouteLabel(route)), std::to_string(status)});
+    slot.store(c, std::memory_order_release);
+  }
+  c->Inc();
+  duration_[route]->Observe(seconds);
+}
+
+void Api::OnTransportError(int status) { Record(kRouteTransport, status, 0); }
+
+void Api::Handle(const HttpRequest& request, HttpResponse& response) {
+  Route route = Dispatch(request, response);
+  int64_t end = MonotonicNanos();
+  double seconds = static_cast<double>(end - request.start_ns) / 1e9;
+  Record(route, response.status, seconds);
+  if (options_.access_log) {
+    log::Info("request", {{"method", std::string(request.method)},
+                          {"target", std::string(request.target)},
+                          {"route", std::string(RouteLabel(route))},
+                          {"status", std::to_string(response.status)},
+                          {"duration_ms", std::to_string(seconds * 1000)}});
+  }
+}
+
+Api::Route Api::Dispatch(const HttpRequest& request, HttpResponse& response) {
+  std::string_view path = request.path;
+  if (path == "/healthz") {
+    if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), kRouteHealthz;
+    response.body = R"({"status":"ok"})";
+    return kRouteHealthz;
+  }
+  if (path == "/readyz") {
+    if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), kRouteReadyz;
+    Ready(response);
+    return kRouteReadyz;
+  }
+  if (path == "/metrics") {
+    if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), kRouteMetrics;
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    response.body = metrics_->Expose();
+    return kRouteMetrics;
+  }
+  if (path == "/" || path.empty()) {
+    if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), kRouteRoot;
+    std::string& b = response.body;
+    JsonWriter w(&b);
+    w.BeginObject().Key("name").String("shelfwatch").Key("version").String(SHELFWATCH_VERSION);
+    w.Key("endpoints").BeginArray();
+    for (const char* e : {"GET /healthz", "GET /readyz", "GET /metrics", "GET /v1/catalogs",
+                          "GET /v1/catalogs/{catalog}", "GET /v1/catalogs/{catalog}/search?q=&k=&offset=&msm=",
+                          "GET /v1/catalogs/{catalog}/products/{id}"}) {
+      w.String(e);
+    }
+    w.EndArray().EndObject();
+    return kRouteRoot;
+  }
+  constexpr std::string_view kCatalogs = "/v1/catalogs";
+  if (path.substr(0, kCatalogs.size()) == kCatalogs) {
+    std::string_view rest = path.substr(kCatalogs.size());
+    if (rest.empty() || rest == "/") {
+      if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), kRouteCatalogs;
+      CatalogList(response);
+      return kRouteCatalogs;
+    }
+    if (rest[0] == '/') {
+      rest.remove_prefix(1);
+      size_t slash = rest.find('/');
+      std::string_view catalog = rest.substr(0, slash);
+      std::string_view tail = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+      if (tail.empty() || tail == "/") {
+        if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), kRouteCatalog;
+        CatalogDetail(catalog, response);
+        return kRouteCatalog;
+      }
+      if (tail == "/search") {
+        if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), kRouteSearch;
+        Search(catalog, request, response);
+        return kRouteSearch;
+      }
+      constexpr std::string_view kProducts = "/products/";
+      if (tail.substr(0, kProducts.size()) == kProducts && tail.size() > kProducts.size()) {
+        if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), kRouteProduct;
+        std::string id;
+        if (!UrlDecode(tail.substr(kProducts.size()), &id)) {
+          SetError(response, InvalidArgument("malformed percent-encoding in product id"));
+        } else {
+          Product(catalog, id, response);
+        }
+        return kRouteProduct;
+      }
+    }
+  }
+  SetError(response, NotFound("no route for " + std::string(request.method) + " " + std::string(path)));
+  return kRouteUnmatched;
+}
+
+void Api::Ready(HttpResponse& response) {
+  bool ready = catalogs_->AllReady();
+  response.status = ready ? 200 : 503;
+  JsonWriter w(&response.body);
+  w.BeginObject().Key("status").String(ready ? "ready" : "not_ready").Key("catalogs").BeginObject();
+  for (const auto& info : catalogs_->List()) w.Key(info.name).String(pipeline::CatalogStateName(info.state));
+  w.EndObject().EndObject();
+}
+
+void Api::CatalogList(HttpResponse& response) {
+  JsonWriter w(&response.body);
+  w.BeginObject().Key("catalogs").BeginArray();
+  for (const auto& info : catalogs_->List()) WriteCatalogInfo(w, info);
+  w.EndArray().EndObject();
+}
+
+void Api::CatalogDetail(std::string_view catalog, HttpResponse& response) {
+  for (const auto& info : catalogs_->List()) {
+    if (info.name != catalog) continue;
+    JsonWriter w(&response.body);
+    WriteCatalogInfo(w, info);
+    return;
+  }
+  SetError(response, NotFound("unknown catalog '" + std::string(catalog) + "'"));
+}
+
+void Api::Product(std::string_view catalog, std::string_view id, HttpResponse& response) {
+  auto snap = catalogs_->Get(catalog);
+  if (!snap.ok()) return SetError(response, snap.status());
+  auto doc = (*snap)->catalog->Find(id);
+  if (!doc) return SetError(response, NotFound("no product '" + std::string(id) + "' in catalog '" + std::string(catalog) + "'"));
+  const catalog::Product& p = (*snap)->catalog->product(*doc);
+  JsonWriter w(&response.body);
+  w.BeginObject().Key("id").String(p.id).Key("title").String(p.title);
+  if (!p.description.empty()) w.Key("description").String(p.description);
+  if (!p.brand.empty()) w.Key("brand").String(p.brand);
+  if (!p.category_path.empty()) {
+    w.Key("category").BeginArray();
+    for (const auto& c : p.category_path) w.String(c);
+    w.EndArray();
+  }
+  if (p.price) w.Key("price").Double(*p.price);
+  if (p.rating) w.Key("rating").Double(*p.rating);
+  if (!p.attributes.empty()) {
+    w.Key("attributes").BeginObject();
+    for (const auto& [k, v] : p.attributes) w.Key(k).String(v);
+    w.EndObject();
+  }
+  w.EndObject();
+}
+
+void Api::Search(std::string_view catalog, const HttpRequest& request, HttpResponse& response) {
+  auto snap = catalogs_->Get(catalog);
+  if (!snap.ok()) return SetError(response, snap.status());
+  CatalogMetrics* cm = MetricsFor(catalog);
+
+  thread_local std::vector<std::pair<std::string, std::string>> params;
+  std::string error;
+  if (!ParseQueryString(request.query, &params, &error)) return SetError(response, InvalidArgument(error));
+
+  pipeline::SearchParams sp;
+  bool have_q = false;
+  for (const auto& [key, value] : params) {
+    if (key == "q") {
+      sp.query = value;
+      have_q = true;
+    } else if (key == "k" || key == "offset") {
+      uint64_t v;
+      uint64_t hi = key == "k" ? options_.max_k : options_.max_offset;
+      uint64_t lo = key == "k" ? 1 : 0;
+      if (!ParseUint(value, &v) || v < lo || v > hi) {
+        return SetError(response, InvalidArgument(key + " must be an integer between " + std::to_string(lo) +
+                                                  " and " + std::to_string(hi) + " (got '" + value + "')"));
+      }
+      (key == "k" ? sp.k : sp.offset) = static_cast<uint32_t>(v);
+    } else if (key == "msm") {
+      uint64_t v;
+      if (!ParseUint(value, &v) || v < 1 || v > 64) {
+        return SetError(response, InvalidArgument("msm (minimum should match) must be an integer between 1 and 64 (got '" + value + "')"));
+      }
+      sp.min_should_match = static_cast<uint32_t>(v);
+    } else if (key == "exact_total") {
+      if (value != "true" && value != "false") {
+        return SetError(response, InvalidArgument("exact_total must be true or false"));
+      }
+      sp.exact_total_hits = value == "true";
+    }
+#ifdef SHELFWATCH_TEST_HOOKS
+    else if (key == "_test_sleep_ms" && options_.test_hooks) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(value.c_str())));
+    }
+#endif
+  }
+  // Trim surrounding white space; an empty query is an error, not "match nothing".
+  size_t b = sp.query.find_first_not_of(" \t\r\n");
+  if (!have_q || b == std::string::npos) {
+    return SetError(response, InvalidArgument("query parameter q is required and must not be empty"));
+  }
+  sp.query.erase(0, b);
+  sp.query.erase(sp.query.find_last_not_of(" \t\r\n") + 1);
+  if (sp.query.size() > options_.max_query_bytes) {
+    return SetError(response, InvalidArgument("q is longer than " + std::to_string(options_.max_query_bytes) + " bytes"));
+  }
+  if (!IsValidUtf8(sp.query)) return SetError(response, InvalidArgument("q is not valid UTF-8"));
+
+  pipeline::SearchOutcome out = pipeline::RunLexicalSearch(**snap, sp);
+  int64_t t_ser = MonotonicNanos();
+  const catalog::Catalog& cat = *(*snap)->catalog;
+  std::string& body = response.body;
+  body.reserve(256 + out.result.hits.size() * 128);
+  JsonWriter w(&body);
+  std::string request_id = NewRequestId();
+  w.BeginObject();
+  w.Key("request_id").String(request_id);
+  w.Key("catalog").String(catalog);
+  w.Key("query").String(sp.query);
+  w.Key("total_hits").Uint(out.result.total_hits);
+  w.Key("total_hits_relation").String(out.result.total_hits_exact ? "eq" : "gte");
+  w.Key("took_ms").Fixed(static_cast<double>(t_ser - request.start_ns) / 1e6, 3);
+  w.Key("results").BeginArray();
+  for (const auto& h : out.result.hits) {
+    const catalog::Product& p = cat.product(h.doc);
+    w.BeginObject().Key("id").String(p.id).Key("title").String(p.title).Key("score").Float(h.score).EndObject();
+  }
+  w.EndArray().EndObject();
+  response.headers.emplace_back("X-Request-Id", std::move(request_id));
+  int64_t t_end = MonotonicNanos();
+  if (cm) {
+    cm->analyze->Observe(static_cast<double>(out.analyze_ns) / 1e9);
+    cm->retrieve->Observe(static_cast<double>(out.retrieve_ns) / 1e9);
+    cm->serialize->Observe(static_cast<double>(t_end - t_ser) / 1e9);
+    cm->searches->Inc();
+    if (out.result.total_hits == 0) cm->zero_results->Inc();
+  }
+}
+
+}  // namespace shelfwatch::server

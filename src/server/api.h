@@ -1,0 +1,84 @@
+// The HTTP API: routes, parameter validation, JSON responses and request metrics.
+//
+//   GET /healthz                                 process alive
+//   GET /readyz                                  200 when every catalog is ready, else 503
+//   GET /metrics                                 Prometheus text format 0.0.4
+//   GET /v1/catalogs                             catalogs with state and index statistics
+//   GET /v1/catalogs/{catalog}                   one catalog
+//   GET /v1/catalogs/{catalog}/search?q=&k=&offset=&msm=&exact_total=
+//   GET /v1/catalogs/{catalog}/products/{id}     one product
+//
+// Errors are {"error":{"code","message"}} with the status of the error code (common/status.h).
+// Thread-safety: Handle() is safe from any number of threads; metric recording is lock-free
+// after a (route, status) pair was first seen.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "monitor/metrics.h"
+#include "pipeline/catalog_registry.h"
+#include "server/http_server.h"
+
+namespace shelfwatch::server {
+
+struct ApiOptions {
+  uint32_t max_k = 1000;
+  uint32_t max_offset = 10000;
+  size_t max_query_bytes = 1024;
+  bool access_log = false;  // one logfmt line per request
+  // Test builds only (SHELFWATCH_TEST_HOOKS): honour fault-injection parameters such as
+  // _test_sleep_ms on search requests. Off unless the server runs with --enable-test-hooks.
+  bool test_hooks = false;
+};
+
+class Api {
+ public:
+  Api(pipeline::CatalogRegistry* catalogs, monitor::Registry* metrics, ApiOptions options = {});
+  ~Api();
+
+  void Handle(const HttpRequest& request, HttpResponse& response);
+  // Counts requests the transport answered itself (400/413/414/431).
+  void OnTransportError(int status);
+
+  // Route labels, as they appear in metrics.
+  enum Route : int {
+    kRouteSearch,
+    kRouteProduct,
+    kRouteCatalog,
+    kRouteCatalogs,
+    kRouteHealthz,
+    kRouteReadyz,
+    kRouteMetrics,
+    kRouteRoot,
+    kRouteUnmatched,
+    kRouteTransport,
+    kRouteCount
+  };
+  static std::string_view RouteLabel(Route route);
+
+ private:
+  struct CatalogMetrics;
+  Route Dispatch(const HttpRequest& request, HttpResponse& response);
+  void Search(std::string_view catalog, const HttpRequest& request, HttpResponse& response);
+  void Product(std::string_view catalog, std::string_view id, HttpResponse& response);
+  void CatalogList(HttpResponse& response);
+  void CatalogDetail(std::string_view catalog, HttpResponse& response);
+  void Ready(HttpResponse& response);
+  void Record(Route route, int status, double seconds);
+  CatalogMetrics* MetricsFor(std::string_view catalog);
+
+  pipeline::CatalogRegistry* catalogs_;
+  monitor::Registry* metrics_;
+  ApiOptions options_;
+  monitor::Family<monitor::Counter>* requests_total_;
+  std::array<monitor::Histogram*, kRouteCount> duration_{};
+  // requests_total children per (route, status), created on first use.
+  std::unique_ptr<std::atomic<monitor::Counter*>[]> status_counters_;
+  std::vector<std::unique_ptr<CatalogMetrics>> catalog_metrics_;
+};
+
+}  // namespace shelfwatch::server
