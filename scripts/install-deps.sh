@@ -11,6 +11,7 @@ PACKAGES=(
   libsqlite3-dev                                                  # embedded state
   libsimdjson-dev rapidjson-dev nlohmann-json3-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev                      # tests and micro-benchmarks
+  prometheus-cpp-dev                                              # peer in the metrics benchmark
   prometheus                                                      # promtool for `check metrics`, real Prometheus in tests
   wrk                                                             # HTTP cross-check in benchmarks
   libxapian-dev                                                   # peer in the lexical search benchmark

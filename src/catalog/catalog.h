@@ -29,10 +29,12 @@
 //   or "attrs" are flattened into attributes. Numbers become their decimal text (id 100001
 //   -> "100001"); integers beyond 64 bits are bad_json (simdjson's limit): quote such ids.
 //
-// Thread-safety: a loaded Catalog is immutable and safe for concurrent reads; Add and
-// ShrinkToFit need exclusive access.
-// Cost: loading is O(file size), one pass over a memory-mapped file; memory ~ the text it
-// keeps plus ~16 bytes per product for the id index. Find is O(1) expected.
+// Thread-safety: a loaded Catalog is immutable and safe for concurrent reads; Add, Reserve
+// and ShrinkToFit need exclusive access.
+// Cost: loading is O(file size), one pass over a memory-mapped file (pipes are read into
+// memory); the Home Depot file (4.3 MB, 54,667 rows) loads in ~0.1 s. Memory per product ~
+// sizeof(Product) (~210 bytes) + its text + 16-32 bytes of id index (17.7 MB for Home
+// Depot). Find is O(1) expected.
 #pragma once
 
 #include <cstdint>
@@ -156,7 +158,7 @@ class Catalog {
   // Open-addressing hash index of products_ by id (linear probing, power-of-two size, load
   // <= 1/2). A slot holds (high 32 bits of the id's hash) << 32 | doc, so a probe touches a
   // product only when the hash bits match; doc kEmptyDoc marks a free slot. Ids are stored
-  // once, in the products, at 16 bytes or less of index per product.
+  // once, in the products.
   static constexpr uint32_t kEmptyDoc = UINT32_MAX;
   std::vector<uint64_t> id_slots_;
   void RebuildIdIndex(size_t slots);

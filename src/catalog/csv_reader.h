@@ -2,7 +2,7 @@
 //
 // Quoted fields may hold the delimiter, "" (an escaped quote) and line breaks; records end at
 // LF or CRLF; a leading UTF-8 byte order mark is skipped; blank lines are skipped. A quote
-// inside an unquoted field is an ordinary character (12" pipe), as most writers emit it.
+// inside an unquoted field is an ordinary character (12" pipe), as hand-made files have it.
 // Broken quoting -- a quoted field that reaches the end of the input, stays open for more
 // than max_record_lines lines, or is followed by anything but a delimiter or line end -- is
 // reported for the record's first line, and reading resumes at the line after it: one stray

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <optional>
 #include <unordered_set>
 #include <vector>
 
@@ -227,9 +228,78 @@ class KeyPlan {
   std::unordered_set<std::string> keys_seen_set_;
 };
 
+using Members = std::vector<std::pair<std::string_view, dom::element>>;
+using Rejection = std::pair<std::string_view, std::string>;  // (reason, message)
+
+// Fills row.text / row.category_path from the members the plan maps to fields, marking them
+// used. A field holding a value of the wrong kind (an object as id or price) rejects the row.
+std::optional<Rejection> ReadFields(const Members& members, KeyPlan& plan, RowFields& row,
+                                    std::array<std::string, kProductFieldCount>& values,
+                                    std::vector<bool>& used) {
+  const FieldSources& sources = plan.sources();
+  row.category_path.clear();
+  for (ProductField field : kAllProductFields) {
+    size_t f = static_cast<size_t>(field);
+    values[f].clear();
+    row.text[f] = {};
+    if (sources[f].empty()) continue;
+    // The first member with the key wins, as with a duplicated CSV column.
+    size_t m = 0;
+    while (m < members.size() && members[m].first != sources[f]) ++m;
+    if (m == members.size()) continue;
+    used[m] = true;
+    plan.MarkSeen(field);
+    dom::element value = members[m].second;
+    if (value.is_null()) continue;
+    bool needs_scalar = field == ProductField::kId || field == ProductField::kPrice ||
+                        field == ProductField::kRating;
+    if (needs_scalar && !IsStringOrNumber(value)) {
+      std::string_view reason = field == ProductField::kId      ? reasons::kMissingId
+                                : field == ProductField::kPrice ? reasons::kBadPrice
+                                                                : reasons::kBadRating;
+      return Rejection(reason, std::string(ProductFieldName(field)) + " key '" + sources[f] +
+                                   "' holds " + std::string(TypeName(value.type())) +
+                                   ", not a string or number");
+    }
+    dom::array array;
+    if (field == ProductField::kCategory && value.get_array().get(array) == simdjson::SUCCESS) {
+      row.category_path = CategoryFromArray(array);
+      continue;
+    }
+    AppendText(value, field == ProductField::kDescription ? "\n" : " ", values[f]);
+    row.text[f] = values[f];
+  }
+  return std::nullopt;
+}
+
+void AddAttribute(std::string_view name, dom::element value, RowFields& row) {
+  std::string text;
+  AppendText(value, ", ", text);
+  std::string_view trimmed = TrimAscii(text);
+  if (!trimmed.empty()) row.attributes.emplace_back(name, trimmed);
+}
+
+// Members no field used become attributes as the plan says; a nested "attributes" object
+// contributes its entries.
+void ReadAttributes(const Members& members, const std::vector<bool>& used, KeyPlan& plan,
+                    RowFields& row) {
+  row.attributes.clear();
+  for (size_t m = 0; m < members.size(); ++m) {
+    if (used[m]) continue;
+    auto [key, value] = members[m];
+    dom::object nested;
+    if (IsNestedAttributeKey(key) && value.get_object().get(nested) == simdjson::SUCCESS) {
+      for (dom::key_value_pair attribute : nested) {
+        if (plan.KeepAttribute(attribute.key, false)) AddAttribute(attribute.key, attribute.value, row);
+      }
+    } else if (plan.KeepAttribute(key, true)) {
+      AddAttribute(key, value, row);
+    }
+  }
+}
+
 // Why a line did not parse, naming the place.
-std::pair<std::string_view, std::string> DescribeParseError(simdjson::error_code error,
-                                                            std::string_view line) {
+Rejection DescribeParseError(simdjson::error_code error, std::string_view line) {
   if (error == simdjson::UTF8_ERROR) {
     size_t bad = FirstInvalidUtf8(line);
     size_t from = bad > 20 ? bad - 20 : 0;
@@ -252,7 +322,7 @@ Status LoadJsonlRows(std::string_view text, const std::string& path, const LoadO
   RowFields row;
   std::array<std::string, kProductFieldCount> values;
   std::vector<std::string_view> keys;
-  std::vector<std::pair<std::string_view, dom::element>> members;
+  Members members;
   std::vector<bool> used;  // members read by a field
 
   uint64_t line_number = 0;
@@ -294,70 +364,15 @@ Status LoadJsonlRows(std::string_view text, const std::string& path, const LoadO
       members.emplace_back(member.key, member.value);
     }
     plan.Resolve(keys);
-    const FieldSources& sources = plan.sources();
 
     row.line = line_number;
-    row.category_path.clear();
-    row.attributes.clear();
     used.assign(members.size(), false);
-    std::string rejection_reason, rejection;
-    for (ProductField field : kAllProductFields) {
-      size_t f = static_cast<size_t>(field);
-      values[f].clear();
-      row.text[f] = {};
-      if (sources[f].empty()) continue;
-      // The first member with the key wins, as with a duplicated CSV column.
-      size_t m = 0;
-      while (m < members.size() && members[m].first != sources[f]) ++m;
-      if (m == members.size()) continue;
-      used[m] = true;
-      plan.MarkSeen(field);
-      dom::element value = members[m].second;
-      if (value.is_null()) continue;
-      bool numeric_field = field == ProductField::kPrice || field == ProductField::kRating;
-      if ((field == ProductField::kId || numeric_field) && !IsStringOrNumber(value) &&
-          rejection.empty()) {
-        rejection_reason = field == ProductField::kId      ? reasons::kMissingId
-                           : field == ProductField::kPrice ? reasons::kBadPrice
-                                                           : reasons::kBadRating;
-        rejection = std::string(ProductFieldName(field)) + " key '" + sources[f] + "' holds " +
-                    std::string(TypeName(value.type())) + ", not a string or number";
-        continue;
-      }
-      dom::array array;
-      if (field == ProductField::kCategory && value.get_array().get(array) == simdjson::SUCCESS) {
-        row.category_path = CategoryFromArray(array);
-        continue;
-      }
-      AppendText(value, field == ProductField::kDescription ? "\n" : " ", values[f]);
-      row.text[f] = values[f];
-    }
-    if (!rejection.empty()) {
-      SW_RETURN_IF_ERROR(builder.Reject(line_number, rejection_reason, std::move(rejection)));
+    if (auto rejection = ReadFields(members, plan, row, values, used)) {
+      SW_RETURN_IF_ERROR(builder.Reject(line_number, rejection->first, std::move(rejection->second)));
       continue;
     }
-
-    for (size_t m = 0; m < members.size(); ++m) {
-      if (used[m]) continue;
-      auto [key, value] = members[m];
-      dom::object nested;
-      if (IsNestedAttributeKey(key) && value.get_object().get(nested) == simdjson::SUCCESS) {
-        for (dom::key_value_pair attribute : nested) {
-          if (!plan.KeepAttribute(attribute.key, false)) continue;
-          std::string text_value;
-          AppendText(attribute.value, ", ", text_value);
-          std::string_view trimmed = TrimAscii(text_value);
-          if (!trimmed.empty()) row.attributes.emplace_back(attribute.key, trimmed);
-        }
-        continue;
-      }
-      if (!plan.KeepAttribute(key, true)) continue;
-      std::string text_value;
-      AppendText(value, ", ", text_value);
-      std::string_view trimmed = TrimAscii(text_value);
-      if (!trimmed.empty()) row.attributes.emplace_back(key, trimmed);
-    }
-    SW_RETURN_IF_ERROR(builder.AddRow(row, sources));
+    ReadAttributes(members, used, plan, row);
+    SW_RETURN_IF_ERROR(builder.AddRow(row, plan.sources()));
   }
   if (objects == 0) return Status::Ok();
   return plan.CheckAfterLoad(path);

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 
 #include "common/log.h"
 
@@ -140,6 +141,24 @@ MetricFamilySnapshot Snapshot(const Family<Histogram>& f) {
     out.series.push_back({Zip(f.label_names(), values), 0, h.Collect()});
   });
   return out;
+}
+
+// Appends collector series to `target`, leaving out any whose label set is already there:
+// one duplicate series makes Prometheus reject the whole scrape.
+void MergeSeries(MetricFamilySnapshot& target, std::vector<SeriesSnapshot> series, Status& problem) {
+  const auto key = [](LabelPairs labels) {
+    std::sort(labels.begin(), labels.end());  // {a,b} and {b,a} name the same series
+    return labels;
+  };
+  std::set<LabelPairs> seen;
+  for (const SeriesSnapshot& s : target.series) seen.insert(key(s.labels));
+  for (SeriesSnapshot& s : series) {
+    if (!seen.insert(key(s.labels)).second) {
+      if (problem.ok()) problem = InvalidArgument("collector: metric '" + target.name + "' got a duplicate series");
+      continue;
+    }
+    target.series.push_back(std::move(s));
+  }
 }
 
 }  // namespace
@@ -386,17 +405,19 @@ std::vector<MetricFamilySnapshot> Registry::Collect() const {
   for (MetricFamilySnapshot& fam : writer.TakeFamilies()) {
     auto it = index.find(fam.name);
     if (it == index.end()) {
-      index.emplace(fam.name, out.size());
-      out.push_back(std::move(fam));
-    } else if (out[it->second].type == fam.type) {
-      auto& series = out[it->second].series;
-      series.insert(series.end(), std::make_move_iterator(fam.series.begin()),
-                    std::make_move_iterator(fam.series.end()));
-    } else if (problem.ok()) {
-      problem = InvalidArgument("collector: metric '" + fam.name + "' is a " +
-                                std::string(MetricTypeName(fam.type)) + " but already exists as a " +
-                                std::string(MetricTypeName(out[it->second].type)));
+      it = index.emplace(fam.name, out.size()).first;
+      out.push_back({fam.name, fam.help, fam.type, {}});
     }
+    MetricFamilySnapshot& target = out[it->second];
+    if (target.type != fam.type) {
+      if (problem.ok()) {
+        problem = InvalidArgument("collector: metric '" + fam.name + "' is a " +
+                                  std::string(MetricTypeName(fam.type)) + " but already exists as a " +
+                                  std::string(MetricTypeName(target.type)));
+      }
+      continue;
+    }
+    MergeSeries(target, std::move(fam.series), problem);
   }
   if (!problem.ok()) log::Warn("metric collector output left out of the scrape", {{"error", problem.message()}});
 

@@ -329,8 +329,9 @@ class Registry {
   Family<Histogram>& AddHistogram(const std::string& name, const std::string& help,
                                   std::vector<std::string> label_names, std::vector<double> bounds);
   // A callback run at every Collect()/Expose() (possibly on several threads at once) that
-  // writes whole families. A family with the name of a registered one, or of an earlier
-  // collector's, is merged into it when the types agree and dropped otherwise.
+  // writes whole families; it must stay callable for the registry's life. A family with the
+  // name of a registered one, or of an earlier collector's, is merged into it when the types
+  // agree and dropped otherwise; a series whose labels are already there is dropped.
   void AddCollector(std::function<void(SnapshotWriter&)> collector);
 
   // Every family with its series, sorted by name; the structured form of a scrape.

@@ -76,6 +76,12 @@ Status ValidateOptions(const IndexOptions& options, std::vector<FieldKind>* kind
   return Status::Ok();
 }
 
+// BM25's term-frequency saturation with the length normaliser K = k1 (1 - b + b len / avglen).
+float Saturation(uint32_t tf, float length_norm) {
+  auto f = static_cast<float>(tf);
+  return f / (f + length_norm);
+}
+
 // One (term, tf) pair of one document field, produced by the analysis pass.
 struct FieldTerm {
   uint32_t term;
@@ -89,10 +95,8 @@ void BuildRangeBounds(InvertedIndex::Impl* impl) {
   impl->num_ranges = (num_docs + kRangeSize - 1) >> kRangeShift;
   size_t dense_lists = 0;
   for (PostingList& list : impl->lists) {
-    const std::vector<float>& norms = impl->length_norm[list.field];
     for (uint32_t p = list.begin; p < list.begin + list.length; ++p) {
-      list.max_saturation =
-          std::max(list.max_saturation, Saturation(impl->tfs[p], norms[impl->docs[p]]));
+      list.max_saturation = std::max(list.max_saturation, impl->saturation[p]);
     }
     if (static_cast<uint64_t>(list.length) * kDenseDivisor >= impl->num_ranges) ++dense_lists;
   }
@@ -103,11 +107,10 @@ void BuildRangeBounds(InvertedIndex::Impl* impl) {
     list.dense_ranges = next;
     next += impl->num_ranges;
     uint8_t* bytes = impl->range_max.data() + list.dense_ranges;
-    const std::vector<float>& norms = impl->length_norm[list.field];
     const double max_saturation = list.max_saturation;
     for (uint32_t p = list.begin; p < list.begin + list.length; ++p) {
       const uint32_t doc = impl->docs[p];
-      const double saturation = Saturation(impl->tfs[p], norms[doc]);
+      const double saturation = impl->saturation[p];
       // Smallest q with q * max / 255 >= saturation (checked in double, so it is a bound).
       auto q = static_cast<uint32_t>(std::ceil(saturation / max_saturation * 255.0));
       while (q < 255 && q * max_saturation / 255.0 < saturation) ++q;
@@ -124,10 +127,9 @@ uint64_t InvertedIndex::Impl::MemoryBytes() const {
   uint64_t bytes = dictionary.MemoryBytes();
   bytes += term_first_list.capacity() * sizeof(uint32_t);
   bytes += lists.capacity() * sizeof(PostingList);
-  bytes += docs.capacity() * sizeof(uint32_t) + tfs.capacity() * sizeof(uint16_t);
+  bytes += docs.capacity() * sizeof(uint32_t) + saturation.capacity() * sizeof(float);
   bytes += block_last_doc.capacity() * sizeof(uint32_t);
   bytes += range_max.capacity();
-  for (const auto& norms : length_norm) bytes += norms.capacity() * sizeof(float);
   bytes += field_docs.capacity() * sizeof(uint32_t) + field_avg_length.capacity() * sizeof(double);
   return bytes;
 }
@@ -137,7 +139,10 @@ Result<std::shared_ptr<const InvertedIndex>> InvertedIndex::Build(const catalog:
   const int64_t start_ns = MonotonicNanos();
   std::vector<FieldKind> kinds;
   SW_RETURN_IF_ERROR(ValidateOptions(options, &kinds));
-  if (catalog.size() >= kNoMoreDocs) return InvalidArgument("catalog too large to index");
+  // Doc numbers, range ends (doc + kRangeSize) and kNoMoreDocs must all fit in 32 bits.
+  if (catalog.size() > UINT32_MAX - 2 * kRangeSize) {
+    return InvalidArgument("catalog too large to index: at most 2^32 - 65 products");
+  }
   auto analyzer = text::Analyzer::Create(options.analyzer);
   if (!analyzer.ok()) return analyzer.status();
 
@@ -186,7 +191,7 @@ Result<std::shared_ptr<const InvertedIndex>> InvertedIndex::Build(const catalog:
   const Bm25Params& bm25 = options.bm25;
   impl->field_docs.assign(num_fields, 0);
   impl->field_avg_length.assign(num_fields, 0.0);
-  impl->length_norm.resize(num_fields);
+  std::vector<std::vector<float>> length_norm(num_fields);  // per field, per doc: BM25's K
   for (uint32_t f = 0; f < num_fields; ++f) {
     uint64_t total = 0;
     for (uint32_t len : lengths[f]) {
@@ -195,7 +200,7 @@ Result<std::shared_ptr<const InvertedIndex>> InvertedIndex::Build(const catalog:
     }
     double avg = impl->field_docs[f] > 0 ? static_cast<double>(total) / impl->field_docs[f] : 1.0;
     impl->field_avg_length[f] = avg;
-    auto& norms = impl->length_norm[f];
+    auto& norms = length_norm[f];
     norms.resize(num_docs);
     for (uint32_t doc = 0; doc < num_docs; ++doc) {
       norms[doc] = static_cast<float>(bm25.k1 * (1.0 - bm25.b + bm25.b * lengths[f][doc] / avg));
@@ -235,7 +240,7 @@ Result<std::shared_ptr<const InvertedIndex>> InvertedIndex::Build(const catalog:
 
   // Pass 2: postings in doc order, so every list comes out sorted by doc id.
   impl->docs.resize(next_posting);
-  impl->tfs.resize(next_posting);
+  impl->saturation.resize(next_posting);
   std::vector<uint32_t> fill(impl->lists.size());
   for (size_t l = 0; l < impl->lists.size(); ++l) fill[l] = impl->lists[l].begin;
   for (uint32_t doc = 0; doc < num_docs; ++doc) {
@@ -243,7 +248,7 @@ Result<std::shared_ptr<const InvertedIndex>> InvertedIndex::Build(const catalog:
       const FieldTerm& ft = field_terms[i];
       uint32_t pos = fill[list_of[static_cast<size_t>(ft.term) * num_fields + ft.field]]++;
       impl->docs[pos] = doc;
-      impl->tfs[pos] = ft.tf;
+      impl->saturation[pos] = Saturation(ft.tf, length_norm[ft.field][doc]);
     }
   }
   field_terms = {};

@@ -9,9 +9,6 @@
 namespace shelfwatch::retrieval {
 namespace {
 
-// Ranges with the largest bounds scored before the doc-order pass (see Search).
-constexpr uint32_t kPrimingRanges = 16;
-
 // Ranking order: higher score first, then lower doc number. A function object, so heap and
 // sort calls inline it.
 struct BetterHit {
@@ -33,9 +30,9 @@ struct QueryList {
 // A forward-only position in one posting list.
 struct Cursor {
   const uint32_t* docs;
-  const uint16_t* tfs;
-  const float* norms;
+  const float* saturation;
   const uint32_t* block_last;
+  const uint8_t* range_max;  // dense per-range bounds (0: no posting in the range), or null
   uint32_t pos;
   uint32_t length;
   uint32_t num_blocks;
@@ -43,13 +40,15 @@ struct Cursor {
   float weight;
   uint32_t term;
 
-  float Contribution() const { return weight * Saturation(tfs[pos], norms[doc]); }
+  float Contribution() const { return weight * saturation[pos]; }
 
   void Next() {
     ++pos;
     doc = pos < length ? docs[pos] : kNoMoreDocs;
   }
-  // Moves to the first posting with doc >= target, skipping whole blocks by their last doc.
+  // Moves to the first posting with doc >= target: skips whole blocks by their last doc, then
+  // scans forward (ranges are visited in doc order, so the target is usually a few postings
+  // ahead; a linear scan beat a binary search of the block on the Home Depot queries).
   void AdvanceTo(uint32_t target) {
     if (doc >= target) return;
     uint32_t block = pos >> kBlockShift;
@@ -77,7 +76,6 @@ struct Searcher::Scratch {
   std::vector<QueryList> lists;                       // canonical order
   std::vector<Cursor> cursors;                        // parallel to lists
   std::vector<float> range_bound;                     // per doc range: score bound
-  std::vector<uint32_t> priming;                      // ranges scored first
   std::vector<ScoredDoc> heap;                        // worst on top (std heap with Better)
 
   // Exhaustive path: per-doc accumulators, valid where stamp == epoch.
@@ -178,8 +176,7 @@ SearchResult Searcher::Search(const Query& query) {
     const PostingList& list = index.lists[q.list];
     Cursor c;
     c.docs = index.docs.data() + list.begin;
-    c.tfs = index.tfs.data() + list.begin;
-    c.norms = index.length_norm[list.field].data();
+    c.saturation = index.saturation.data() + list.begin;
     c.block_last = index.block_last_doc.data() + list.first_block;
     c.pos = 0;
     c.length = list.length;
@@ -187,21 +184,22 @@ SearchResult Searcher::Search(const Query& query) {
     c.doc = c.docs[0];
     c.weight = q.weight;
     c.term = q.term;
+    c.range_max = list.dense_ranges != kNoDenseRanges
+                      ? index.range_max.data() + list.dense_ranges : nullptr;
     s.cursors.push_back(c);
-    if (list.dense_ranges != kNoDenseRanges) {
+    if (c.range_max != nullptr) {
       // q * max_saturation / 255 >= every saturation in the range (checked at build); the
       // factor 1 + 1e-6 absorbs the float rounding of this product and of weight * saturation.
       float scale = static_cast<float>(static_cast<double>(q.weight) * list.max_saturation /
                                        255.0 * (1.0 + 1e-6));
       scale = std::max(scale, std::numeric_limits<float>::min());
-      const uint8_t* bytes = index.range_max.data() + list.dense_ranges;
-      for (uint32_t r = 0; r < num_ranges; ++r) bound[r] += scale * static_cast<float>(bytes[r]);
+      for (uint32_t r = 0; r < num_ranges; ++r) bound[r] += scale * static_cast<float>(c.range_max[r]);
     } else {
       uint32_t range = c.doc >> kRangeShift;
       float range_max = std::numeric_limits<float>::min();
       for (uint32_t p = 0; p < c.length; ++p) {
         const uint32_t doc = c.docs[p];
-        const float contribution = c.weight * Saturation(c.tfs[p], c.norms[doc]);
+        const float contribution = c.weight * c.saturation[p];
         if ((doc >> kRangeShift) != range) {
           bound[range] += range_max;
           range = doc >> kRangeShift;
@@ -215,9 +213,10 @@ SearchResult Searcher::Search(const Query& query) {
 
   // A doc can enter the top-k only if it beats the worst kept doc (score, then doc number).
   // The float score sums m contributions in canonical order, the bound in list order; each
-  // rounding is within a factor (1 + 2^-24), so slack * bound >= score. A range is skipped
-  // only when slack * bound < threshold: then every doc in it scores strictly below.
-  const double slack = 1.0 + (m + 1) * std::ldexp(1.0, -23);
+  // rounding is within a factor (1 + 2^-24), so slack * bound >= score (one spare 2^-23 covers
+  // the double product below). A range is skipped only when slack * bound < threshold: then
+  // every doc in it scores strictly below the worst kept doc and cannot enter.
+  const double slack = 1.0 + (m + 2) * std::ldexp(1.0, -23);
   float cutoff = std::numeric_limits<float>::min();  // skip ranges with bound < cutoff
   s.heap.clear();
   uint64_t counted = 0;
@@ -234,6 +233,8 @@ SearchResult Searcher::Search(const Query& query) {
     uint32_t present = 0;  // bit i: doc base + i has a posting
     for (uint32_t i = 0; i < m; ++i) {
       Cursor& c = cur[i];
+      // A long list with nothing in this range stays where it is: no posting memory touched.
+      if (c.range_max != nullptr && c.range_max[r] == 0) continue;
       c.AdvanceTo(base);
       while (c.doc < end) {
         const uint32_t slot = c.doc - base;
@@ -277,38 +278,7 @@ SearchResult Searcher::Search(const Query& query) {
     }
   };
 
-  if (prune && kPrimingRanges > 0) {
-    // Priming: score the ranges with the largest bounds first, so the threshold starts near
-    // its final value. They are found in one pass, scored in doc order, then marked done
-    // (bound 0) and the cursors rewound for the main pass.
-    const uint32_t want = std::min<uint32_t>(kPrimingRanges, num_ranges);
-    s.priming.clear();
-    float least = 0;  // smallest bound among the chosen, once `want` are chosen
-    for (uint32_t r = 0; r < num_ranges; ++r) {
-      if (bound[r] <= least) continue;
-      if (s.priming.size() < want) {
-        s.priming.push_back(r);
-        if (s.priming.size() < want) continue;
-      } else {
-        auto weakest = std::min_element(s.priming.begin(), s.priming.end(),
-                                        [&](uint32_t a, uint32_t b) { return bound[a] < bound[b]; });
-        *weakest = r;
-      }
-      least = bound[*std::min_element(s.priming.begin(), s.priming.end(),
-                                      [&](uint32_t a, uint32_t b) { return bound[a] < bound[b]; })];
-    }
-    std::sort(s.priming.begin(), s.priming.end());
-    for (uint32_t r : s.priming) {
-      score_range(r);
-      bound[r] = 0.0f;
-    }
-    for (uint32_t i = 0; i < m; ++i) {
-      cur[i].pos = 0;
-      cur[i].doc = cur[i].docs[0];
-    }
-  }
-
-  // Main pass: every range in doc order whose bound can still beat the threshold.
+  // Phase 2: every range, in doc order, whose bound can still beat the threshold.
   bool skipped_matches = false;
   for (uint32_t r = 0; r < num_ranges; ++r) {
     if (bound[r] < cutoff) {
@@ -355,7 +325,6 @@ SearchResult Searcher::SearchExhaustive(const Query& query) {
   // Lists in canonical order, so each doc's float sum adds its contributions in that order.
   for (const QueryList& q : s.lists) {
     const PostingList& list = index.lists[q.list];
-    const float* norms = index.length_norm[list.field].data();
     for (uint32_t p = list.begin; p < list.begin + list.length; ++p) {
       const uint32_t doc = index.docs[p];
       if (s.stamp[doc] != s.epoch) {
@@ -365,7 +334,7 @@ SearchResult Searcher::SearchExhaustive(const Query& query) {
         s.last_term[doc] = UINT32_MAX;
         s.touched.push_back(doc);
       }
-      s.score[doc] += q.weight * Saturation(index.tfs[p], norms[doc]);
+      s.score[doc] += q.weight * index.saturation[p];
       if (s.last_term[doc] != q.term) {
         s.last_term[doc] = q.term;
         ++s.matched[doc];

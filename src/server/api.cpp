@@ -178,7 +178,7 @@ Api::Route Api::Dispatch(const HttpRequest& request, HttpResponse& response) {
   }
   if (path == "/metrics") {
     if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), kRouteMetrics;
-    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    response.content_type = std::string(monitor::kTextFormatContentType);
     response.body = metrics_->Expose();
     return kRouteMetrics;
   }

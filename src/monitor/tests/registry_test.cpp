@@ -134,6 +134,29 @@ TEST(RegistryTest, CollectorFamiliesMergeWithSameTypeAndAreDroppedOtherwise) {
   EXPECT_EQ(queue->series[0].value, 1);
 }
 
+TEST(RegistryTest, DuplicateCollectorSeriesAreLeftOut) {
+  // Registering the process collector twice must not produce a scrape Prometheus rejects.
+  Registry r;
+  RegisterProcessCollector(r);
+  RegisterProcessCollector(r);
+  r.AddGauge("pool_size", "Threads in a pool.", {"pool", "kind"}).WithLabels({"io", "fixed"}).Set(2);
+  r.AddCollector([](SnapshotWriter& w) {
+    w.Header("pool_size", "Threads in a pool.", MetricType::kGauge);
+    w.Sample({{"kind", "fixed"}, {"pool", "io"}}, 99);  // same series, labels in another order
+    w.Sample({{"pool", "cpu"}, {"kind", "fixed"}}, 4);
+  });
+  const auto families = r.Collect();
+  for (const auto& f : families) {
+    if (f.name.starts_with("process_")) {
+      EXPECT_EQ(f.series.size(), 1u) << f.name;
+    }
+  }
+  const auto* pool = Find(families, "pool_size");
+  ASSERT_EQ(pool->series.size(), 2u);
+  EXPECT_EQ(pool->series[0].value, 2);  // the registered child wins
+  EXPECT_EQ(pool->series[1].value, 4);
+}
+
 TEST(SnapshotWriterTest, ReportsTheFirstMistakeAndKeepsTheRest) {
   SnapshotWriter w;
   w.Sample({}, 1);  // before any Header

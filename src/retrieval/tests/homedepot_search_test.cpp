@@ -28,6 +28,10 @@ class HomeDepotSearchTest : public ::testing::Test {
     auto index = InvertedIndex::Build(*catalog_, options);
     ASSERT_TRUE(index.ok()) << index.status().ToString();
     index_ = new std::shared_ptr<const InvertedIndex>(*index);
+    options.bm25 = {0.2f, 0.85f};  // the parameters tuned for this catalog (bench/lexical_bench)
+    auto tuned = InvertedIndex::Build(*catalog_, options);
+    ASSERT_TRUE(tuned.ok()) << tuned.status().ToString();
+    tuned_index_ = new std::shared_ptr<const InvertedIndex>(*tuned);
     auto reader = catalog::CsvReader::Open(kDataDir + "/homedepot/queries.csv");
     ASSERT_TRUE(reader.ok()) << reader.status().ToString();
     queries_ = new std::vector<QueryRow>();
@@ -42,6 +46,7 @@ class HomeDepotSearchTest : public ::testing::Test {
   static void TearDownTestSuite() {
     delete queries_;
     delete index_;
+    delete tuned_index_;
     delete catalog_;
   }
 
@@ -52,10 +57,11 @@ class HomeDepotSearchTest : public ::testing::Test {
     uint32_t k, offset, msm;
   };
   // Runs every query through both paths; returns (docs scored pruned, docs scored exhaustive).
-  static std::pair<uint64_t, uint64_t> CheckAllQueries(Window w) {
+  static std::pair<uint64_t, uint64_t> CheckAllQueries(
+      Window w, const std::shared_ptr<const InvertedIndex>& index = *index_) {
     EXPECT_EQ(queries_->size(), 11795u);
-    Searcher searcher(*index_);
-    text::Analyzer& analyzer = text::ThreadLocalAnalyzer((*index_)->options().analyzer);
+    Searcher searcher(index);
+    text::Analyzer& analyzer = text::ThreadLocalAnalyzer(index->options().analyzer);
     Query q;
     q.k = w.k;
     q.offset = w.offset;
@@ -89,11 +95,13 @@ class HomeDepotSearchTest : public ::testing::Test {
 
   static catalog::Catalog* catalog_;
   static std::shared_ptr<const InvertedIndex>* index_;
+  static std::shared_ptr<const InvertedIndex>* tuned_index_;
   static std::vector<QueryRow>* queries_;
 };
 
 catalog::Catalog* HomeDepotSearchTest::catalog_ = nullptr;
 std::shared_ptr<const InvertedIndex>* HomeDepotSearchTest::index_ = nullptr;
+std::shared_ptr<const InvertedIndex>* HomeDepotSearchTest::tuned_index_ = nullptr;
 std::vector<HomeDepotSearchTest::QueryRow>* HomeDepotSearchTest::queries_ = nullptr;
 
 TEST_F(HomeDepotSearchTest, Top10) {
@@ -107,6 +115,11 @@ TEST_F(HomeDepotSearchTest, Top100) { CheckAllQueries({100, 0, 1}); }
 TEST_F(HomeDepotSearchTest, ThirdPageOfTen) { CheckAllQueries({10, 20, 1}); }
 
 TEST_F(HomeDepotSearchTest, TwoTermsMustMatch) { CheckAllQueries({10, 0, 2}); }
+
+TEST_F(HomeDepotSearchTest, Top10WithTunedBm25) {
+  auto [fast, slow] = CheckAllQueries({10, 0, 1}, *tuned_index_);
+  EXPECT_LT(fast * 4, slow);
+}
 
 }  // namespace
 }  // namespace shelfwatch::retrieval
