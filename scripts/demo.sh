@@ -21,10 +21,11 @@ Try, in another terminal:
   curl -s '$URL/v1/catalogs/homedepot'          # catalog and index statistics
   curl -s '$URL/readyz'                          # 200 once the catalog is indexed
   curl -s '$URL/metrics' | grep shelfwatch_      # Prometheus metrics
-  $BIN eval --catalog $PRODUCTS --queries $DATA/homedepot/queries.csv --qrels $DATA/homedepot/qrels.csv --split test
+  $BIN eval --catalog $PRODUCTS --queries $DATA/homedepot/queries.csv --qrels $DATA/homedepot/qrels.csv --split test --tune
   $BIN bench --url $URL --catalog homedepot --queries $DATA/homedepot/queries.csv --concurrency 1,4,16 --duration 5s
 
 Ctrl-C stops the server (graceful: in-flight requests finish).
 
 MSG
-exec "$BIN" serve --catalog "homedepot=$PRODUCTS" --host 127.0.0.1 --port "$PORT" --data-dir "${DEMO_DATA_DIR:-/tmp/shelfwatch-demo}"
+# k1/b chosen on the TRAIN split by `shelfwatch eval --tune` (see bench/RESULTS.md).
+exec "$BIN" serve --catalog "homedepot=$PRODUCTS,k1=0.2,b=0.85" --host 127.0.0.1 --port "$PORT" --data-dir "${DEMO_DATA_DIR:-/tmp/shelfwatch-demo}"

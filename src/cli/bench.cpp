@@ -91,14 +91,7 @@ int RunBench(int argc, char** argv) {
                   {"threads", "N", "client I/O threads", "1"},
                   {"json", "", "print results as JSON"},
               });
-  if (Status st = flags.Parse(argc, argv); !st.ok()) {
-    std::fprintf(stderr, "shelfwatch bench: %s\n", st.message().c_str());
-    return 2;
-  }
-  if (flags.GetBool("help")) {
-    std::fputs(flags.Help().c_str(), stdout);
-    return 0;
-  }
+  if (auto code = flags.ParseCommandLine(argc, argv)) return *code;
   auto fail = [](const Status& st, int code) {
     std::fprintf(stderr, "shelfwatch bench: %s\n", st.message().c_str());
     return code;

@@ -1,6 +1,8 @@
 // shelfwatch eval: offline relevance of the search pipeline on judged queries.
 #include <cstdio>
 #include <fstream>
+#include <memory>
+#include <ostream>
 
 #include "cli/commands.h"
 #include "cli/flags.h"
@@ -12,6 +14,75 @@
 #include "pipeline/lexical_search.h"
 
 namespace shelfwatch::cli {
+namespace {
+
+// Runs every judged query through search and accumulates the relevance metrics; writes a TREC
+// run file ("qid Q0 docid rank score tag") when `run` is given.
+eval::RelevanceSummary Evaluate(const pipeline::CatalogSnapshot& snap, const std::vector<eval::JudgedQuery>& queries,
+                                uint32_t depth, std::ostream* run) {
+  eval::RelevanceAccumulator acc;
+  std::vector<std::string> ids;
+  pipeline::SearchParams params;
+  params.k = depth;
+  params.exact_total_hits = true;
+  for (const auto& q : queries) {
+    params.query = q.text;
+    auto out = pipeline::RunLexicalSearch(snap, params);
+    ids.clear();
+    for (const auto& h : out.result.hits) ids.push_back(snap.catalog->product(h.doc).id);
+    acc.Add(q, ids, out.result.total_hits);
+    if (run) {
+      for (size_t i = 0; i < ids.size(); ++i) {
+        *run << q.id << " Q0 " << ids[i] << " " << (i + 1) << " " << out.result.hits[i].score << " shelfwatch\n";
+      }
+    }
+  }
+  return acc.Summary();
+}
+
+// Grid search over BM25 k1 x b by NDCG@10 on `train`; returns a snapshot indexed with the best
+// pair. Ties keep the earlier (smaller) pair.
+Result<std::shared_ptr<const pipeline::CatalogSnapshot>> TuneBm25(const pipeline::CatalogSnapshot& base,
+                                                                  const std::vector<eval::JudgedQuery>& train,
+                                                                  const retrieval::IndexOptions& options,
+                                                                  bool verbose) {
+  static constexpr float kK1[] = {0.1f, 0.2f, 0.3f, 0.5f, 0.8f, 1.2f, 1.6f, 2.0f};
+  static constexpr float kB[] = {0.3f, 0.5f, 0.75f, 0.85f, 1.0f};
+  std::shared_ptr<pipeline::CatalogSnapshot> best;
+  double best_ndcg = -1;
+  if (verbose) std::printf("tuning BM25 on %zu TRAIN queries (NDCG@10):\n      k1:", train.size());
+  if (verbose) {
+    for (float k1 : kK1) std::printf(" %6.2f", k1);
+    std::printf("\n");
+  }
+  for (float b : kB) {
+    if (verbose) std::printf("  b=%.2f:", b);
+    for (float k1 : kK1) {
+      retrieval::IndexOptions o = options;
+      o.bm25.k1 = k1;
+      o.bm25.b = b;
+      o.progress = false;
+      auto index = retrieval::InvertedIndex::Build(*base.catalog, o);
+      if (!index.ok()) return index.status();
+      auto snap = std::make_shared<pipeline::CatalogSnapshot>(base);
+      snap->index = *index;
+      double ndcg = Evaluate(*snap, train, 10, nullptr).ndcg_at_10;
+      if (verbose) std::printf(" %.4f", ndcg);
+      if (ndcg > best_ndcg) {
+        best_ndcg = ndcg;
+        best = snap;
+      }
+    }
+    if (verbose) std::printf("\n");
+  }
+  if (verbose) {
+    std::printf("best on TRAIN: k1=%.2f b=%.2f (NDCG@10 %.4f)\n\n", best->index->options().bm25.k1,
+                best->index->options().bm25.b, best_ndcg);
+  }
+  return std::shared_ptr<const pipeline::CatalogSnapshot>(best);
+}
+
+}  // namespace
 
 int RunEval(int argc, char** argv) {
   Flags flags("eval",
@@ -28,16 +99,10 @@ int RunEval(int argc, char** argv) {
                   {"b", "X", "BM25 b (overrides the catalog spec)", ""},
                   {"depth", "N", "results retrieved per query (>= 100 for Recall@100)", "100"},
                   {"run", "FILE", "also write the ranking as a TREC run file", ""},
+                  {"tune", "", "choose BM25 k1 and b by grid search on the TRAIN split, then evaluate"},
                   {"json", "", "print the summary as JSON instead of a table"},
               });
-  if (Status st = flags.Parse(argc, argv); !st.ok()) {
-    std::fprintf(stderr, "shelfwatch eval: %s\n", st.message().c_str());
-    return 2;
-  }
-  if (flags.GetBool("help")) {
-    std::fputs(flags.Help().c_str(), stdout);
-    return 0;
-  }
+  if (auto code = flags.ParseCommandLine(argc, argv)) return *code;
   auto fail = [](const Status& st, int code) {
     std::fprintf(stderr, "shelfwatch eval: %s\n", st.message().c_str());
     return code;
@@ -67,42 +132,36 @@ int RunEval(int argc, char** argv) {
   log::SetLevel(log::Level::kWarn);
   pipeline::CatalogRegistry catalogs;
   std::string name = spec->name;
-  float k1 = spec->index.bm25.k1, b = spec->index.bm25.b;
+  retrieval::IndexOptions index_options = spec->index;
   if (Status st = catalogs.Declare(std::move(spec).value()); !st.ok()) return fail(st, 2);
   if (Status st = catalogs.Load(name); !st.ok()) return fail(st, 1);
-  auto snap = catalogs.Get(name);
-  if (!snap.ok()) return fail(snap.status(), 1);
+  auto loaded = catalogs.Get(name);
+  if (!loaded.ok()) return fail(loaded.status(), 1);
+  std::shared_ptr<const pipeline::CatalogSnapshot> snap = *loaded;
 
   auto queries = eval::LoadJudgedQueries(flags.Get("queries"), flags.Get("qrels"), *split);
   if (!queries.ok()) return fail(queries.status(), 1);
+
+  if (flags.GetBool("tune")) {
+    // Grid search on TRAIN only (never on the reported split), then rebuild with the best pair.
+    auto train = eval::LoadJudgedQueries(flags.Get("queries"), flags.Get("qrels"), eval::Split::kTrain);
+    if (!train.ok()) return fail(train.status(), 1);
+    auto tuned = TuneBm25(*snap, *train, index_options, !flags.GetBool("json"));
+    if (!tuned.ok()) return fail(tuned.status(), 1);
+    snap = *tuned;
+    index_options = snap->index->options();
+  }
+  const float k1 = index_options.bm25.k1, b = index_options.bm25.b;
 
   std::ofstream run;
   if (!flags.Get("run").empty()) {
     run.open(flags.Get("run"));
     if (!run) return fail(IoError("cannot write " + flags.Get("run")), 1);
   }
-
-  eval::RelevanceAccumulator acc;
-  std::vector<std::string> ids;
-  pipeline::SearchParams params;
-  params.k = static_cast<uint32_t>(*depth);
-  params.exact_total_hits = true;
   int64_t t0 = MonotonicNanos();
-  for (const auto& q : *queries) {
-    params.query = q.text;
-    auto out = pipeline::RunLexicalSearch(**snap, params);
-    ids.clear();
-    for (const auto& h : out.result.hits) ids.push_back((*snap)->catalog->product(h.doc).id);
-    acc.Add(q, ids, out.result.total_hits);
-    if (run.is_open()) {
-      for (size_t i = 0; i < ids.size(); ++i) {
-        run << q.id << " Q0 " << ids[i] << " " << (i + 1) << " " << out.result.hits[i].score << " shelfwatch\n";
-      }
-    }
-  }
+  eval::RelevanceSummary s = Evaluate(*snap, *queries, static_cast<uint32_t>(*depth), run.is_open() ? &run : nullptr);
   double secs = static_cast<double>(MonotonicNanos() - t0) / 1e9;
-  eval::RelevanceSummary s = acc.Summary();
-  const auto& stats = (*snap)->index->stats();
+  const auto& stats = snap->index->stats();
   if (flags.GetBool("json")) {
     std::string out;
     JsonWriter w(&out);

@@ -1,5 +1,6 @@
 #include "cli/flags.h"
 
+#include <cstdio>
 #include <cstdlib>
 
 namespace shelfwatch::cli {
@@ -51,6 +52,18 @@ Status Flags::Parse(int argc, char** argv) {
     }
   }
   return Status::Ok();
+}
+
+std::optional<int> Flags::ParseCommandLine(int argc, char** argv) {
+  if (Status st = Parse(argc, argv); !st.ok()) {
+    std::fprintf(stderr, "shelfwatch %s: %s\n", command_.c_str(), st.message().c_str());
+    return 2;
+  }
+  if (GetBool("help")) {
+    std::fputs(Help().c_str(), stdout);
+    return 0;
+  }
+  return std::nullopt;
 }
 
 bool Flags::Has(const std::string& name) const { return values_.count(name) > 0; }

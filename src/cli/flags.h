@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ class Flags {
 
   // Parses argv after the subcommand. Unknown flags and missing values are errors.
   Status Parse(int argc, char** argv);
+  // Parse() for a subcommand's main: prints help (exit code 0) or the usage error (exit
+  // code 2) and returns the code when the command should end now; nullopt to go on.
+  std::optional<int> ParseCommandLine(int argc, char** argv);
 
   bool Has(const std::string& name) const;
   std::string Get(const std::string& name) const;  // value or default

@@ -104,14 +104,7 @@ void WriteLoadReports(const std::string& dir, const pipeline::CatalogRegistry& c
 
 int RunServe(int argc, char** argv) {
   Flags flags = ServeFlags();
-  if (Status st = flags.Parse(argc, argv); !st.ok()) {
-    std::fprintf(stderr, "shelfwatch serve: %s\n", st.message().c_str());
-    return 2;
-  }
-  if (flags.GetBool("help")) {
-    std::fputs(flags.Help().c_str(), stdout);
-    return 0;
-  }
+  if (auto code = flags.ParseCommandLine(argc, argv)) return *code;
   log::Level level;
   if (!log::ParseLevel(flags.Get("log-level"), &level)) {
     std::fprintf(stderr, "shelfwatch serve: --log-level must be debug, info, warn or error\n");

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <type_traits>
 
 namespace shelfwatch {
 
@@ -87,55 +88,52 @@ JsonWriter& JsonWriter::String(std::string_view value) {
   return *this;
 }
 
+namespace {
+
+// Appends a number with std::to_chars (locale-free, shortest round-trip for floating point);
+// non-finite values become null, which JSON requires.
+template <typename T, typename... Format>
+void AppendNumber(std::string* out, T value, Format... format) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (!std::isfinite(value)) {
+      out->append("null");
+      return;
+    }
+  }
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, value, format...);
+  out->append(buf, r.ptr);
+}
+
+}  // namespace
+
 JsonWriter& JsonWriter::Int(int64_t value) {
   Separate();
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, value);
-  out_->append(buf, r.ptr);
+  AppendNumber(out_, value);
   return *this;
 }
 
 JsonWriter& JsonWriter::Uint(uint64_t value) {
   Separate();
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, value);
-  out_->append(buf, r.ptr);
+  AppendNumber(out_, value);
   return *this;
 }
 
 JsonWriter& JsonWriter::Double(double value) {
   Separate();
-  if (!std::isfinite(value)) {
-    out_->append("null");
-    return *this;
-  }
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, value);
-  out_->append(buf, r.ptr);
+  AppendNumber(out_, value);
   return *this;
 }
 
 JsonWriter& JsonWriter::Float(float value) {
   Separate();
-  if (!std::isfinite(value)) {
-    out_->append("null");
-    return *this;
-  }
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, value);
-  out_->append(buf, r.ptr);
+  AppendNumber(out_, value);
   return *this;
 }
 
 JsonWriter& JsonWriter::Fixed(double value, int decimals) {
   Separate();
-  if (!std::isfinite(value)) {
-    out_->append("null");
-    return *this;
-  }
-  char buf[48];
-  auto r = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed, decimals);
-  out_->append(buf, r.ptr);
+  AppendNumber(out_, value, std::chars_format::fixed, decimals);
   return *this;
 }
 
