@@ -29,7 +29,8 @@ demo: deps
 	$(MAKE) build
 	./scripts/demo.sh $(BUILD_DIR)/shelfwatch $(DATA_DIR) $(PORT)
 
-bench: deps
+bench:
+	./scripts/install-deps.sh --bench
 	$(MAKE) build
 	./bench/run.sh $(BUILD_DIR) $(DATA_DIR)
 

@@ -42,3 +42,14 @@ if command -v wrk >/dev/null; then
   wrk -t1 -c16 -d"$DURATION" -s "$(dirname "$0")/wrk_search.lua" "http://127.0.0.1:$PORT" -- "$HD/queries.csv"
 fi
 kill -TERM $SERVER; wait $SERVER || true
+trap - EXIT
+
+echo; echo "== 4. HTTP stacks side by side (fixed 1.3 KB JSON body; wrk -t1, server 2 threads)"
+if [ -x "$BUILD/bench/http_stack_bench" ]; then
+  BUILD_DIR=$BUILD RUNS=${RUNS:-1} "$(dirname "$0")/http_stack.sh"
+fi
+
+echo; echo "== 5. metric recording cost: shelfwatch registry vs prometheus-cpp"
+if [ -x "$BUILD/bench/metrics_bench" ]; then
+  "$BUILD/bench/metrics_bench" --benchmark_min_time=1 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+fi

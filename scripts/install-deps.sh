@@ -11,11 +11,17 @@ PACKAGES=(
   libsqlite3-dev                                                  # embedded state
   libsimdjson-dev rapidjson-dev nlohmann-json3-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev                      # tests and micro-benchmarks
-  prometheus-cpp-dev                                              # peer in the metrics benchmark
   prometheus                                                      # promtool for `check metrics`, real Prometheus in tests
   wrk                                                             # HTTP cross-check in benchmarks
-  libxapian-dev                                                   # peer in the lexical search benchmark
 )
+
+# Peers measured side by side in bench/ (make bench): installed with --bench only.
+BENCH_PACKAGES=(
+  libxapian-dev                                                   # lexical search peer
+  prometheus-cpp-dev                                              # metric recording peer
+  libmicrohttpd-dev libcpp-httplib-dev nginx                      # HTTP stack peers
+)
+if [ "${1:-}" = "--bench" ]; then PACKAGES+=("${BENCH_PACKAGES[@]}"); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
