@@ -5,7 +5,7 @@ SHELL := /bin/bash
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
-DATA_DIR ?= $(abspath ../shared/data)
+DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),/work/shared/data)
 PORT ?= 8080
 
 .PHONY: all deps configure build test demo bench asan tsan clean
