@@ -285,21 +285,64 @@ class Connection : public std::enable_shared_from_this<Connection> {
     r.body = req.body();
     r.start_ns = MonotonicNanos();
     r.header = [&req](std::string_view name) -> std::string_view { return req[name]; };
-    bool keep_alive = req.keep_alive();
-    bool head = req.method() == http::verb::head;
+    keep_alive_ = req.keep_alive();
+    head_request_ = req.method() == http::verb::head;
+    deferred_ = false;
+    r.defer = [this]() -> std::shared_ptr<DeferredResponse> {
+      deferred_ = true;
+      return std::make_shared<Deferred>(shared_from_this());
+    };
 
     HttpResponse resp;
     try {
       worker_->shared->handler(r, resp);
     } catch (const std::exception& e) {
       log::Error("handler threw", {{"error", e.what()}, {"target", std::string(r.target)}});
+      if (deferred_) return;  // the deferred response answers (or its destructor does)
       resp = HttpResponse();
       resp.status = 500;
       resp.body = ErrorBody("internal", "internal error");
     }
-    if (!keep_alive || resp.close || worker_->draining) close_after_ = true;
-    WriteResponse(resp, head);
+    if (deferred_) return;  // answered later through Deferred::Send
+    Respond(resp);
   }
+
+  // Completes a deferred request on this connection's thread.
+  void Respond(const HttpResponse& resp) {
+    if (!keep_alive_ || resp.close || worker_->draining) close_after_ = true;
+    WriteResponse(resp, head_request_);
+  }
+
+  // The handle a handler keeps to answer later, from any thread.
+  class Deferred final : public DeferredResponse {
+   public:
+    // The work guard keeps the worker's event loop (and a draining server) running until the
+    // answer is written.
+    explicit Deferred(std::shared_ptr<Connection> conn)
+        : conn_(std::move(conn)), work_(asio::make_work_guard(conn_->worker_->ctx)) {}
+    ~Deferred() override {
+      if (!sent_.exchange(true)) {
+        HttpResponse resp;
+        resp.status = 500;
+        resp.body = ErrorBody("internal", "the request was dropped without an answer");
+        Post(std::move(resp));
+      }
+    }
+    void Send(HttpResponse response) override {
+      if (sent_.exchange(true)) return;  // exactly once
+      Post(std::move(response));
+    }
+
+   private:
+    void Post(HttpResponse response) {
+      auto conn = conn_;
+      asio::post(conn->socket_.get_executor(),
+                 [conn, response = std::move(response)]() { conn->Respond(response); });
+    }
+    std::shared_ptr<Connection> conn_;
+    asio::executor_work_guard<asio::io_context::executor_type> work_;
+    std::atomic<bool> sent_{false};
+  };
 
   void WriteTransportError(int status, std::string_view code, const std::string& message) {
     if (worker_->shared->on_transport_error) worker_->shared->on_transport_error(status);
@@ -378,6 +421,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool reading_body_ = false;
   bool close_after_ = false;
   bool lingering_ = false;
+  bool keep_alive_ = true;
+  bool head_request_ = false;
+  bool deferred_ = false;
 };
 
 void Worker::Accept() {

@@ -23,6 +23,16 @@
 
 namespace shelfwatch::server {
 
+struct HttpResponse;
+
+// A response a handler promised to send later (e.g. after an fsync). Send may be called from
+// any thread, once; dropping the handle unsent answers 500 so a connection never hangs.
+class DeferredResponse {
+ public:
+  virtual ~DeferredResponse() = default;
+  virtual void Send(HttpResponse response) = 0;
+};
+
 struct HttpRequest {
   std::string_view method;   // "GET", "POST", ...
   std::string_view target;   // raw request target: "/v1/catalogs/x/search?q=a"
@@ -32,6 +42,10 @@ struct HttpRequest {
   int64_t start_ns = 0;      // monotonic time the request was fully read
   // Returns the value of the first header named `name` (case-insensitive), or "".
   std::function<std::string_view(std::string_view name)> header;
+  // Call to answer later instead of filling the response now: the handler returns at once and
+  // the connection waits (without blocking its thread) for DeferredResponse::Send. The request's
+  // views stay valid only until the handler returns: copy what the deferred work needs.
+  std::function<std::shared_ptr<DeferredResponse>()> defer;
 };
 
 struct HttpResponse {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <thread>
 
 #include "support/test_server.h"
@@ -11,6 +12,7 @@ namespace shelfwatch::server {
 namespace {
 
 using shelfwatch::testing::HttpClient;
+using shelfwatch::testing::HttpReply;
 
 class InProcessServer {
  public:
@@ -21,6 +23,18 @@ class InProcessServer {
       rs.body = std::string(rq.method) + " " + std::string(rq.path) + " ?" + std::string(rq.query) +
                 " body=" + std::to_string(rq.body.size());
       if (rq.path == "/close") rs.close = true;
+      if (rq.path == "/defer") {
+        // Answer from another thread later, as the event store does after its fsync.
+        auto later = rq.defer();
+        std::thread([later, body = std::string(rq.query)] {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          HttpResponse r;
+          r.status = 202;
+          r.body = "deferred " + body;
+          later->Send(std::move(r));
+        }).detach();
+      }
+      if (rq.path == "/drop") rq.defer();  // a handle dropped unsent
     });
     EXPECT_TRUE(server_->Start().ok());
     thread_ = std::thread([this] { server_->Run(); });
@@ -135,6 +149,38 @@ TEST(HttpServerTest, ShutdownClosesIdleConnectionsAndReturns) {
   EXPECT_EQ(idle.Request("GET", "/x").status, 200);
   s.reset();  // Shutdown + join: must not hang on the idle keep-alive connection
   EXPECT_TRUE(idle.ServerClosed(2000));
+}
+
+TEST(HttpServerTest, DeferredResponsesArriveInOrderWithoutBlockingOthers) {
+  InProcessServer s;
+  HttpClient c(s.port());
+  auto r = c.Raw("GET /defer?a HTTP/1.1\r\nHost: x\r\n\r\nGET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(r.body, "deferred a");
+  EXPECT_EQ(c.ReadReply().body, "GET /x ? body=0");  // pipelined request waits its turn
+  // Another connection is served while one waits.
+  HttpClient waiting(s.port());
+  std::thread t([&] { EXPECT_EQ(waiting.Request("GET", "/defer?b").status, 202); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  HttpClient other(s.port());
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(other.Request("GET", "/x").status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(80));
+  t.join();
+  HttpClient dropped(s.port());
+  EXPECT_EQ(dropped.Request("GET", "/drop").status, 500);
+}
+
+TEST(HttpServerTest, ShutdownWaitsForDeferredResponses) {
+  auto s = std::make_unique<InProcessServer>();
+  HttpClient c(s->port());
+  HttpReply reply;
+  std::thread t([&] { reply = c.Request("GET", "/defer?z"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  s.reset();  // drains: the pending deferred answer is still written
+  t.join();
+  EXPECT_EQ(reply.status, 202);
+  EXPECT_EQ(reply.body, "deferred z");
 }
 
 TEST(UrlTest, DecodesPercentAndPlus) {
