@@ -11,7 +11,10 @@ PACKAGES=(
   libsqlite3-dev                                                  # embedded state
   libsimdjson-dev rapidjson-dev nlohmann-json3-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev                      # tests and micro-benchmarks
-  prometheus                                                      # promtool for `check metrics`, real Prometheus in tests
+  prometheus prometheus-alertmanager                              # real Prometheus / Alertmanager in integration tests
+  chromium                                                        # headless browser for the dashboard test
+  libeigen3-dev                                                   # linear algebra for recommenders
+  ccache                                                          # compiler cache (used when present)
   wrk                                                             # HTTP cross-check in benchmarks
 )
 

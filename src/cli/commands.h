@@ -7,5 +7,8 @@ namespace shelfwatch::cli {
 int RunServe(int argc, char** argv);
 int RunEval(int argc, char** argv);
 int RunBench(int argc, char** argv);
+int RunEvalRec(int argc, char** argv);
+int RunTrain(int argc, char** argv);  // "train recommender ..."
+int RunExport(int argc, char** argv);
 
 }  // namespace shelfwatch::cli

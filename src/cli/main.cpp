@@ -15,6 +15,9 @@ constexpr const char* kUsage =
     "  serve     serve catalogs over HTTP: search API, /metrics, /healthz, /readyz\n"
     "  eval      offline relevance of search on judged queries (NDCG@10, MRR@10, Recall@100)\n"
     "  bench     closed-loop HTTP load generator over real queries (throughput, latency)\n"
+    "  eval-rec  offline evaluation of recommenders on a time split (Recall@20, NDCG@10, ...)\n"
+    "  train     train recommender: recommendation models into a model repository\n"
+    "  export    export training-data: served requests labelled by their feedback events\n"
     "  version   print the version\n";
 
 }  // namespace
@@ -29,6 +32,9 @@ int main(int argc, char** argv) {
   if (cmd == "serve") return shelfwatch::cli::RunServe(argc - 2, argv + 2);
   if (cmd == "eval") return shelfwatch::cli::RunEval(argc - 2, argv + 2);
   if (cmd == "bench") return shelfwatch::cli::RunBench(argc - 2, argv + 2);
+  if (cmd == "eval-rec") return shelfwatch::cli::RunEvalRec(argc - 2, argv + 2);
+  if (cmd == "train") return shelfwatch::cli::RunTrain(argc - 2, argv + 2);
+  if (cmd == "export") return shelfwatch::cli::RunExport(argc - 2, argv + 2);
   if (cmd == "version" || cmd == "--version") {
     std::printf("shelfwatch %s (%s)\n", SHELFWATCH_VERSION, SHELFWATCH_REVISION);
     return 0;

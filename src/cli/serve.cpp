@@ -19,6 +19,7 @@
 #include "pipeline/catalog_registry.h"
 #include "server/api.h"
 #include "server/http_server.h"
+#include "server/monitoring.h"
 
 namespace shelfwatch::cli {
 namespace {
@@ -48,6 +49,22 @@ Flags ServeFlags() {
           {"max-k", "N", "largest k a search may ask for", "1000"},
           {"idle-timeout", "DURATION", "close keep-alive connections idle this long", "60s"},
           {"drain-timeout", "DURATION", "on shutdown, wait this long for in-flight requests", "10s"},
+          {"no-monitoring", "", "turn off the served-request log, feedback events, online metrics, drift and metric history"},
+          {"served-sample-rate", "R", "share of served requests kept in the on-disk log (attribution sees all)", "1"},
+          {"served-retention", "DURATION", "keep served requests on disk this long", "30d"},
+          {"served-max-bytes", "N", "size bound of the served-request log", "1073741824"},
+          {"events-retention", "DURATION", "keep feedback events this long", "90d"},
+          {"max-events-per-batch", "N", "largest POST /v1/events batch (413 above)", "1000"},
+          {"history-interval", "DURATION", "metric history sampling period", "5s"},
+          {"history-retention", "DURATION", "metric history kept in memory", "6h"},
+          {"history-max-bytes", "N", "memory bound of the metric history", "67108864"},
+          {"drift-window", "DURATION", "current window compared with the drift reference", "1h"},
+          {"drift-bucket", "DURATION", "time resolution of drift windows", "60s"},
+          {"drift-interval", "DURATION", "drift evaluation period (0: only on GET /v1/monitor/drift?evaluate=true)", "60s"},
+          {"drift-reference", "NAME=QUERIES.csv[,split=train]",
+           "build catalog NAME's drift reference by running these queries (e.g. its training queries)", ""},
+          {"drift-reference-rows", "N", "otherwise freeze the reference from the first N searches (0: off)", "10000"},
+          {"drift-reference-window", "DURATION", "or from the first searches of this long (0: off)", "0"},
 #ifdef SHELFWATCH_TEST_HOOKS
           {"enable-test-hooks", "", "honour fault-injection request parameters (test builds only)"},
 #endif
@@ -155,7 +172,8 @@ int RunServe(int argc, char** argv) {
     }
   }
 
-  // Block the shutdown signals in every thread; one thread waits for them with sigwait.
+  // Block the shutdown signals in every thread (before any is started: threads
+  // inherit the mask); one thread waits for them with sigwait.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -163,13 +181,71 @@ int RunServe(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  std::unique_ptr<server::Monitoring> monitoring;
+  if (!flags.GetBool("no-monitoring")) {
+    server::MonitoringOptions mo;
+    mo.data_dir = data_dir;
+    auto rate = flags.GetDouble("served-sample-rate");
+    if (!rate.ok()) return usage_error(rate.status());
+    mo.served_sample_rate = *rate;
+    auto served_bytes = flags.GetInt("served-max-bytes", 0, 1LL << 50);
+    auto history_bytes = flags.GetInt("history-max-bytes", 1 << 20, 1LL << 40);
+    auto batch = flags.GetInt("max-events-per-batch", 1, 1000000);
+    auto ref_rows = flags.GetInt("drift-reference-rows", 0, 1LL << 40);
+    for (const auto* r : {&served_bytes, &history_bytes, &batch, &ref_rows}) {
+      if (!r->ok()) return usage_error(r->status());
+    }
+    mo.served_max_bytes = static_cast<uint64_t>(*served_bytes);
+    mo.history_max_bytes = static_cast<size_t>(*history_bytes);
+    mo.event_limits.max_events = static_cast<size_t>(*batch);
+    mo.event_limits.max_body_bytes = static_cast<size_t>(*max_body);
+    mo.drift_reference_rows = static_cast<uint64_t>(*ref_rows);
+    struct DurationFlag {
+      const char* name;
+      double* seconds;
+    };
+    double served_age = 0, events_age = 0, history_interval = 0, history_retention = 0;
+    for (const DurationFlag& d : {DurationFlag{"served-retention", &served_age}, DurationFlag{"events-retention", &events_age},
+                                  DurationFlag{"history-interval", &history_interval},
+                                  DurationFlag{"history-retention", &history_retention},
+                                  DurationFlag{"drift-window", &mo.drift_window_s}, DurationFlag{"drift-bucket", &mo.drift_bucket_s},
+                                  DurationFlag{"drift-interval", &mo.drift_interval_s},
+                                  DurationFlag{"drift-reference-window", &mo.drift_reference_seconds}}) {
+      *d.seconds = ParseDurationSeconds(flags.Get(d.name));
+      if (*d.seconds < 0) {
+        return usage_error(InvalidArgument(std::string("--") + d.name + " must be a duration like 90s, 5m, 6h or 30d"));
+      }
+    }
+    mo.served_max_age_ms = static_cast<int64_t>(served_age * 1000);
+    mo.events_max_age_ms = static_cast<int64_t>(events_age * 1000);
+    mo.history_interval_ms = static_cast<int64_t>(history_interval * 1000);
+    mo.history_retention_ms = static_cast<int64_t>(history_retention * 1000);
+    for (const auto& text : flags.GetAll("drift-reference")) {
+      auto ref = server::ParseDriftReferenceSpec(text);
+      if (!ref.ok()) return usage_error(ref.status());
+      mo.drift_references[ref->first] = ref->second;
+    }
+    auto opened = server::Monitoring::Open(std::move(mo), &metrics);
+    if (!opened.ok()) {
+      if (opened.status().code() == ErrorCode::kInvalidArgument) return usage_error(opened.status());
+      log::Error("cannot start monitoring", {{"error", opened.status().message()}});
+      return 1;
+    }
+    monitoring = std::move(opened).value();
+  }
+  metrics.AddCollector([&catalogs, &monitoring](monitor::SnapshotWriter& w) {
+    w.Header("shelfwatch_ready", "1 when every catalog is loaded and the server answers searches.", monitor::MetricType::kGauge);
+    w.Sample({}, catalogs.AllReady() && (!monitoring || monitoring->ready()) ? 1 : 0);
+  });
+
+
   server::ApiOptions api_options;
   api_options.max_k = static_cast<uint32_t>(*max_k);
   api_options.access_log = flags.GetBool("access-log");
 #ifdef SHELFWATCH_TEST_HOOKS
   api_options.test_hooks = flags.GetBool("enable-test-hooks");
 #endif
-  server::Api api(&catalogs, &metrics, api_options);
+  server::Api api(&catalogs, &metrics, monitoring.get(), api_options);
 
   server::HttpServerOptions http;
   http.host = flags.Get("host");
@@ -186,6 +262,7 @@ int RunServe(int argc, char** argv) {
     w.Header("shelfwatch_http_open_connections", "HTTP connections currently open.", monitor::MetricType::kGauge);
     w.Sample({}, static_cast<double>(server.open_connections()));
   });
+  if (monitoring) monitoring->Start();
   if (Status st = server.Start(); !st.ok()) {
     log::Error("cannot start server", {{"error", st.message()}});
     return 1;
@@ -212,6 +289,15 @@ int RunServe(int argc, char** argv) {
   std::atomic<bool> loaded{false};
   std::thread loader([&] {
     Status st = catalogs.LoadAll();
+    if (monitoring) {
+      for (const auto& info : catalogs.List()) {
+        if (!info.snapshot) continue;
+        if (Status m = monitoring->OnCatalogReady(*info.snapshot); !m.ok()) {
+          log::Error("drift monitoring not started for catalog", {{"catalog", info.name}, {"error", m.message()}});
+        }
+      }
+      monitoring->SetReady();
+    }
     if (st.ok()) log::Info("ready", {{"catalogs", std::to_string(catalogs.size())}});
     if (!data_dir.empty()) WriteLoadReports(data_dir, catalogs);
     loaded = true;
@@ -221,6 +307,8 @@ int RunServe(int argc, char** argv) {
   log::Info("stopped");
   // Run returns only after Shutdown, which only the signal waiter calls: it has finished.
   signal_waiter.join();
+  // Every deferred answer was sent during the drain; what remains is written to disk here.
+  if (monitoring) monitoring->Stop();
   if (!loaded.load()) {
     // A catalog still loading cannot be interrupted; its work is discarded with the process.
     std::fflush(nullptr);

@@ -29,6 +29,7 @@ double ParseDurationSeconds(const std::string& text) {
   if (unit == "us") return v / 1e6;
   if (unit == "m") return v * 60;
   if (unit == "h") return v * 3600;
+  if (unit == "d") return v * 86400;
   return -1;
 }
 

@@ -38,10 +38,8 @@ Result<int64_t> ParseId(const std::string& s, const std::string& file, uint64_t 
 
 }  // namespace
 
-Result<std::vector<JudgedQuery>> LoadJudgedQueries(const std::string& queries_path,
-                                                   const std::string& qrels_path, Split split) {
+Result<std::vector<JudgedQuery>> LoadQueries(const std::string& queries_path, Split split) {
   std::vector<JudgedQuery> out;
-  std::unordered_map<int64_t, size_t> pos;
   {
     auto reader = catalog::CsvReader::Open(queries_path);
     if (!reader.ok()) return reader.status();
@@ -59,11 +57,20 @@ Result<std::vector<JudgedQuery>> LoadJudgedQueries(const std::string& queries_pa
       auto id = ParseId(row[id_col], queries_path, r.row_line());
       if (!id.ok()) return id.status();
       if (!InSplit(*id, split)) continue;
-      pos[*id] = out.size();
       out.push_back(JudgedQuery{*id, row[text_col], {}});
     }
     if (!r.error().empty()) return InvalidArgument(r.error());
   }
+  return out;
+}
+
+Result<std::vector<JudgedQuery>> LoadJudgedQueries(const std::string& queries_path,
+                                                   const std::string& qrels_path, Split split) {
+  auto loaded = LoadQueries(queries_path, split);
+  if (!loaded.ok()) return loaded.status();
+  std::vector<JudgedQuery> out = std::move(loaded).value();
+  std::unordered_map<int64_t, size_t> pos;
+  for (size_t i = 0; i < out.size(); ++i) pos[out[i].id] = i;
   {
     auto reader = catalog::CsvReader::Open(qrels_path);
     if (!reader.ok()) return reader.status();

@@ -34,6 +34,9 @@ struct JudgedQuery {
   std::unordered_map<std::string, double> gains;  // product id -> gain (relevance - 1)
 };
 
+// Reads queries.csv (query_id,query; the column may also be called search_term) and keeps the
+// queries of `split`, in file order, with no judgments.
+Result<std::vector<JudgedQuery>> LoadQueries(const std::string& queries_path, Split split);
 // Reads queries.csv (query_id,query) and qrels.csv (query_id,product_id,relevance) and keeps
 // the queries of `split`, in file order. Queries without judgments are kept (gains empty).
 Result<std::vector<JudgedQuery>> LoadJudgedQueries(const std::string& queries_path,

@@ -1,5 +1,6 @@
 #include "pipeline/catalog_registry.h"
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "common/clock.h"
@@ -238,6 +239,12 @@ Status CatalogRegistry::Load(std::string_view name) {
   snap->load_seconds = static_cast<double>(t1 - t0) / 1e9;
   snap->index_seconds = static_cast<double>(t2 - t1) / 1e9;
   snap->loaded_at_ms = UnixMillis();
+  {
+    // What produced a response, as the served-request log and training exports record it.
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "bm25(k1=%g,b=%g)", spec.index.bm25.k1, spec.index.bm25.b);
+    snap->model_versions = buf;
+  }
 
   for (const auto& e : snap->report.errors) {
     log::Warn("catalog row rejected", {{"catalog", spec.name}, {"error", e.ToString()}});

@@ -47,6 +47,7 @@ struct CatalogSnapshot {
   double load_seconds = 0;   // file parse
   double index_seconds = 0;  // index build
   int64_t loaded_at_ms = 0;  // Unix ms
+  std::string model_versions;  // the models behind its responses, e.g. "bm25(k1=1.2,b=0.75)"
 };
 
 enum class CatalogState { kLoading, kReady, kFailed };

@@ -36,6 +36,7 @@ SearchOutcome RunLexicalSearch(const CatalogSnapshot& snapshot, const SearchPara
   query.min_should_match = params.min_should_match;
   query.exact_total_hits = params.exact_total_hits;
   out.query_terms = query.terms.size();
+  out.terms = query.terms;
   int64_t t1 = MonotonicNanos();
   out.result = ThreadSearcher(snapshot.index).Search(query);
   int64_t t2 = MonotonicNanos();

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct SearchParams {
 struct SearchOutcome {
   retrieval::SearchResult result;
   size_t query_terms = 0;     // analysed terms
+  // The analysed terms themselves: a view of this thread's buffer, valid until the thread's
+  // next search (what the drift monitor needs without a copy).
+  std::span<const std::string> terms;
   int64_t analyze_ns = 0;
   int64_t retrieve_ns = 0;
 };

@@ -73,8 +73,6 @@ struct Api::CatalogMetrics {
   monitor::Histogram* analyze;
   monitor::Histogram* retrieve;
   monitor::Histogram* serialize;
-  monitor::Counter* searches;
-  monitor::Counter* zero_results;
 };
 
 std::string_view Api::RouteLabel(Route route) {
@@ -87,6 +85,12 @@ std::string_view Api::RouteLabel(Route route) {
     case kRouteReadyz: return "/readyz";
     case kRouteMetrics: return "/metrics";
     case kRouteRoot: return "/";
+    case kRouteEvents: return "/v1/events";
+    case kRouteDrift: return "/v1/monitor/drift";
+    case kRouteBusiness: return "/v1/monitor/business";
+    case kRouteQueries: return "/v1/monitor/queries";
+    case kRouteQuery: return "/v1/monitor/query";
+    case kRouteQueryRange: return "/v1/monitor/query_range";
     case kRouteUnmatched: return "unmatched";
     case kRouteTransport: return "transport";
     case kRouteCount: break;
@@ -94,8 +98,9 @@ std::string_view Api::RouteLabel(Route route) {
   return "unmatched";
 }
 
-Api::Api(pipeline::CatalogRegistry* catalogs, monitor::Registry* metrics, ApiOptions options)
-    : catalogs_(catalogs), metrics_(metrics), options_(options) {
+Api::Api(pipeline::CatalogRegistry* catalogs, monitor::Registry* metrics, Monitoring* monitoring,
+         ApiOptions options)
+    : catalogs_(catalogs), metrics_(metrics), monitoring_(monitoring), options_(options) {
   requests_total_ = &metrics_->AddCounter("shelfwatch_http_requests_total",
                                           "HTTP requests answered, by route and status code.",
                                           {"route", "code"});
@@ -111,18 +116,12 @@ Api::Api(pipeline::CatalogRegistry* catalogs, monitor::Registry* metrics, ApiOpt
   auto& stages = metrics_->AddHistogram("shelfwatch_search_stage_duration_seconds",
                                         "Time spent in each stage of a search request.",
                                         {"catalog", "stage"}, monitor::LatencyBuckets());
-  auto& searches = metrics_->AddCounter("shelfwatch_searches_total", "Search requests answered with results.",
-                                        {"catalog"});
-  auto& zero = metrics_->AddCounter("shelfwatch_search_zero_results_total",
-                                    "Search requests that matched no product.", {"catalog"});
   for (const auto& info : catalogs_->List()) {
     auto m = std::make_unique<CatalogMetrics>();
     m->name = info.name;
     m->analyze = &stages.WithLabels({info.name, "analyze"});
     m->retrieve = &stages.WithLabels({info.name, "retrieve"});
     m->serialize = &stages.WithLabels({info.name, "serialize"});
-    m->searches = &searches.WithLabels({info.name});
-    m->zero_results = &zero.WithLabels({info.name});
     catalog_metrics_.push_back(std::move(m));
   }
 }
@@ -151,7 +150,9 @@ void Api::Record(Route route, int status, double seconds) {
 void Api::OnTransportError(int status) { Record(kRouteTransport, status, 0); }
 
 void Api::Handle(const HttpRequest& request, HttpResponse& response) {
-  Route route = Dispatch(request, response);
+  bool deferred = false;
+  Route route = Dispatch(request, response, &deferred);
+  if (deferred) return;  // recorded when the answer is sent
   int64_t end = MonotonicNanos();
   double seconds = static_cast<double>(end - request.start_ns) / 1e9;
   Record(route, response.status, seconds);
@@ -164,8 +165,35 @@ void Api::Handle(const HttpRequest& request, HttpResponse& response) {
   }
 }
 
-Api::Route Api::Dispatch(const HttpRequest& request, HttpResponse& response) {
+Api::Route Api::Dispatch(const HttpRequest& request, HttpResponse& response, bool* deferred) {
   std::string_view path = request.path;
+  if (path == "/v1/events") {
+    if (request.method != "POST") return MethodNotAllowed(response, "POST"), kRouteEvents;
+    *deferred = Events(request, response);
+    return kRouteEvents;
+  }
+  constexpr std::string_view kMonitor = "/v1/monitor/";
+  if (path.substr(0, kMonitor.size()) == kMonitor || path == "/api/v1/query" || path == "/api/v1/query_range") {
+    std::string_view what = path.substr(path.rfind('/') + 1);
+    bool query = what == "query" || what == "query_range";
+    if (query) {
+      Route r = what == "query" ? kRouteQuery : kRouteQueryRange;
+      // Prometheus clients (Grafana among them) POST form-encoded parameters.
+      if (!IsGetOrHead(request) && request.method != "POST") return MethodNotAllowed(response, "GET, POST"), r;
+      PromQuery(request, response, r == kRouteQueryRange);
+      return r;
+    }
+    if (path.substr(0, kMonitor.size()) == kMonitor) {
+      Route r = what == "drift" ? kRouteDrift : what == "business" ? kRouteBusiness : what == "queries" ? kRouteQueries : kRouteUnmatched;
+      if (r != kRouteUnmatched) {
+        if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), r;
+        if (r == kRouteDrift) Drift(request, response);
+        if (r == kRouteBusiness) Business(request, response);
+        if (r == kRouteQueries) TopQueries(request, response);
+        return r;
+      }
+    }
+  }
   if (path == "/healthz") {
     if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), kRouteHealthz;
     response.body = R"({"status":"ok"})";
@@ -190,7 +218,11 @@ Api::Route Api::Dispatch(const HttpRequest& request, HttpResponse& response) {
     w.Key("endpoints").BeginArray();
     for (const char* e : {"GET /healthz", "GET /readyz", "GET /metrics", "GET /v1/catalogs",
                           "GET /v1/catalogs/{catalog}", "GET /v1/catalogs/{catalog}/search?q=&k=&offset=&msm=",
-                          "GET /v1/catalogs/{catalog}/products/{id}"}) {
+                          "GET /v1/catalogs/{catalog}/products/{id}", "POST /v1/events",
+                          "GET /v1/monitor/drift", "GET /v1/monitor/business?window=",
+                          "GET /v1/monitor/queries?catalog=&kind=top|zero_result&n=",
+                          "GET /v1/monitor/query?query=&time=",
+                          "GET /v1/monitor/query_range?query=&start=&end=&step="}) {
       w.String(e);
     }
     w.EndArray().EndObject();
@@ -237,12 +269,15 @@ Api::Route Api::Dispatch(const HttpRequest& request, HttpResponse& response) {
 }
 
 void Api::Ready(HttpResponse& response) {
-  bool ready = catalogs_->AllReady();
+  bool monitoring_ready = !monitoring_ || monitoring_->ready();
+  bool ready = catalogs_->AllReady() && monitoring_ready;
   response.status = ready ? 200 : 503;
   JsonWriter w(&response.body);
   w.BeginObject().Key("status").String(ready ? "ready" : "not_ready").Key("catalogs").BeginObject();
   for (const auto& info : catalogs_->List()) w.Key(info.name).String(pipeline::CatalogStateName(info.state));
-  w.EndObject().EndObject();
+  w.EndObject();
+  w.Key("monitoring").String(!monitoring_ ? "off" : monitoring_ready ? "ready" : "starting");
+  w.EndObject();
 }
 
 void Api::CatalogList(HttpResponse& response) {
@@ -361,14 +396,33 @@ void Api::Search(std::string_view catalog, const HttpRequest& request, HttpRespo
     w.BeginObject().Key("id").String(p.id).Key("title").String(p.title).Key("score").Float(h.score).EndObject();
   }
   w.EndArray().EndObject();
-  response.headers.emplace_back("X-Request-Id", std::move(request_id));
+  response.headers.emplace_back("X-Request-Id", request_id);
   int64_t t_end = MonotonicNanos();
   if (cm) {
     cm->analyze->Observe(static_cast<double>(out.analyze_ns) / 1e9);
     cm->retrieve->Observe(static_cast<double>(out.retrieve_ns) / 1e9);
     cm->serialize->Observe(static_cast<double>(t_end - t_ser) / 1e9);
-    cm->searches->Inc();
-    if (out.result.total_hits == 0) cm->zero_results->Inc();
+  }
+  if (monitoring_) {
+    // After the answer is complete: what users do with these results is attributed to it.
+    SearchObservation o;
+    o.catalog = catalog;
+    o.model_versions = (*snap)->model_versions;
+    o.request_id = std::move(request_id);
+    o.query = sp.query;
+    o.terms = out.terms;
+    o.item_ids.reserve(out.result.hits.size());
+    o.scores.reserve(out.result.hits.size());
+    for (const auto& h : out.result.hits) {
+      o.item_ids.push_back(cat.product(h.doc).id);
+      o.scores.push_back(h.score);
+    }
+    if (!out.result.hits.empty()) {
+      const auto& path = cat.product(out.result.hits[0].doc).category_path;
+      if (!path.empty()) o.top_category = path.back();
+    }
+    o.total_hits = out.result.total_hits;
+    monitoring_->RecordSearch(std::move(o));
   }
 }
 

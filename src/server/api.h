@@ -7,6 +7,13 @@
 //   GET /v1/catalogs/{catalog}                   one catalog
 //   GET /v1/catalogs/{catalog}/search?q=&k=&offset=&msm=&exact_total=
 //   GET /v1/catalogs/{catalog}/products/{id}     one product
+//   POST /v1/events                              feedback events (JSON array or NDJSON)
+//   GET /v1/monitor/drift[?evaluate=true]        drift and data-quality reports
+//   GET /v1/monitor/business?window=1h           CTR, conversion, revenue... per variant
+//   GET /v1/monitor/queries?catalog=&kind=&n=    top (zero-result) queries
+//   GET|POST /v1/monitor/query, /query_range     PromQL over the embedded metric history
+//                                                (also at /api/v1/query[_range], so that a
+//                                                Prometheus client or Grafana can read it)
 //
 // Errors are {"error":{"code","message"}} with the status of the error code (common/status.h).
 // Thread-safety: Handle() is safe from any number of threads; metric recording is lock-free
@@ -22,6 +29,7 @@
 #include "monitor/metrics.h"
 #include "pipeline/catalog_registry.h"
 #include "server/http_server.h"
+#include "server/monitoring.h"
 
 namespace shelfwatch::server {
 
@@ -37,7 +45,9 @@ struct ApiOptions {
 
 class Api {
  public:
-  Api(pipeline::CatalogRegistry* catalogs, monitor::Registry* metrics, ApiOptions options = {});
+  // `monitoring` may be null: the feedback and monitor routes then answer 503.
+  Api(pipeline::CatalogRegistry* catalogs, monitor::Registry* metrics, Monitoring* monitoring,
+      ApiOptions options = {});
   ~Api();
 
   void Handle(const HttpRequest& request, HttpResponse& response);
@@ -54,6 +64,12 @@ class Api {
     kRouteReadyz,
     kRouteMetrics,
     kRouteRoot,
+    kRouteEvents,
+    kRouteDrift,
+    kRouteBusiness,
+    kRouteQueries,
+    kRouteQuery,
+    kRouteQueryRange,
     kRouteUnmatched,
     kRouteTransport,
     kRouteCount
@@ -62,7 +78,14 @@ class Api {
 
  private:
   struct CatalogMetrics;
-  Route Dispatch(const HttpRequest& request, HttpResponse& response);
+  // *deferred: the answer will be sent (and recorded) later.
+  Route Dispatch(const HttpRequest& request, HttpResponse& response, bool* deferred);
+  bool Events(const HttpRequest& request, HttpResponse& response);  // true: deferred
+  void Drift(const HttpRequest& request, HttpResponse& response);
+  void Business(const HttpRequest& request, HttpResponse& response);
+  void TopQueries(const HttpRequest& request, HttpResponse& response);
+  void PromQuery(const HttpRequest& request, HttpResponse& response, bool range);
+  bool RequireMonitoring(HttpResponse& response);
   void Search(std::string_view catalog, const HttpRequest& request, HttpResponse& response);
   void Product(std::string_view catalog, std::string_view id, HttpResponse& response);
   void CatalogList(HttpResponse& response);
@@ -73,6 +96,7 @@ class Api {
 
   pipeline::CatalogRegistry* catalogs_;
   monitor::Registry* metrics_;
+  Monitoring* monitoring_;
   ApiOptions options_;
   monitor::Family<monitor::Counter>* requests_total_;
   std::array<monitor::Histogram*, kRouteCount> duration_{};

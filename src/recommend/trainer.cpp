@@ -1,0 +1,204 @@
+#include "recommend/trainer.h"
+
+#include <unordered_set>
+
+#include "common/clock.h"
+#include "recommend/artifact.h"
+
+namespace shelfwatch::recommend {
+
+namespace {
+
+void PadWithPopular(const PopularityModel* popularity, std::span<const ContextEvent> history, int64_t now,
+                    const std::unordered_set<uint32_t>& banned, size_t k, std::vector<uint32_t>* out) {
+  if (popularity == nullptr || out->size() >= k) return;
+  std::vector<Candidate> pop;
+  ScoringContext ctx{history, kNoItem, now};
+  popularity->Score(ctx, k + banned.size() + out->size(), &pop);
+  for (const auto& c : pop) {
+    if (out->size() >= k) break;
+    if (banned.count(c.item) || std::find(out->begin(), out->end(), c.item) != out->end()) continue;
+    out->push_back(c.item);
+  }
+}
+
+std::unordered_set<uint32_t> SeenItems(std::span<const ContextEvent> history, bool exclude) {
+  std::unordered_set<uint32_t> seen;
+  if (exclude) {
+    for (const auto& e : history) seen.insert(e.item);
+  }
+  return seen;
+}
+
+}  // namespace
+
+OfflineRecommender OfflineBlend(const BlendRecommender& blend, const PopularityModel* popularity) {
+  return [&blend, popularity](std::span<const ContextEvent> history, int64_t now, bool exclude_seen, size_t k,
+                              std::vector<uint32_t>* out) {
+    auto seen = SeenItems(history, exclude_seen);
+    std::vector<SourcedCandidate> c;
+    blend.Recommend(ScoringContext{history, kNoItem, now}, k + seen.size(), &c);
+    for (const auto& x : c) {
+      if (out->size() < k && !seen.count(x.item)) out->push_back(x.item);
+    }
+    PadWithPopular(popularity, history, now, seen, k, out);
+  };
+}
+
+OfflineRecommender OfflineModel(const CandidateModel& model, const PopularityModel* popularity) {
+  return [&model, popularity](std::span<const ContextEvent> history, int64_t now, bool exclude_seen, size_t k,
+                              std::vector<uint32_t>* out) {
+    auto seen = SeenItems(history, exclude_seen);
+    std::vector<Candidate> c;
+    model.Score(ScoringContext{history, kNoItem, now}, k + seen.size(), &c);
+    for (const auto& x : c) {
+      if (out->size() < k && !seen.count(x.item)) out->push_back(x.item);
+    }
+    PadWithPopular(popularity, history, now, seen, k, out);
+  };
+}
+
+Result<TuningReport> TuneBlend(const InteractionLog& log, const TrainOptions& options) {
+  int64_t end = log.MaxTimestamp() + 1;
+  int64_t cutoff = end - options.validation_seconds;
+  InteractionLog train = log.Before(cutoff);
+  auto cases = BuildCases(log, cutoff, Protocol::kMain);
+  if (train.events.empty() || cases.empty()) {
+    return FailedPrecondition("blend tuning needs events before and inside the validation window");
+  }
+  auto covisit = CoVisitationModel::Train(train, options.covisit);
+  auto sknn = SessionKnnModel::Train(train, options.sknn);
+  auto ease = EaseModel::Train(train, options.ease);
+  auto popularity = PopularityModel::Train(train, options.popularity);
+  TuningReport report;
+  report.validation_users = cases.size();
+  BlendRecommender blend(options.blend, covisit.get(), ease.ok() ? ease->get() : nullptr, sknn.get());
+  auto recommender = OfflineBlend(blend, popularity.get());
+  static constexpr float kCovisit[] = {0.0f, 0.1f, 0.25f};
+  static constexpr float kEase[] = {0.0f, 0.05f, 0.1f, 0.2f, 0.35f};
+  static constexpr float kSknn[] = {0.0f, 0.1f};
+  bool first = true;
+  for (float c : kCovisit) {
+    for (float e : kEase) {
+      if (!ease.ok() && e > 0) continue;
+      for (float s : kSknn) {
+        BlendConfig config = options.blend;
+        config.weights = {1.0f, c, e, s};
+        blend.set_config(config);
+        RankingMetrics m = Evaluate(train, cases, Protocol::kMain, cutoff, 20, recommender);
+        ++report.combinations;
+        if (first || m.recall > report.validation.recall + 1e-9 ||
+            (m.recall > report.validation.recall - 1e-9 && m.ndcg10 > report.validation.ndcg10)) {
+          report.best = config;
+          report.validation = m;
+          first = false;
+        }
+      }
+    }
+  }
+  return report;
+}
+
+Result<TrainedModels> TrainModels(const InteractionLog& log, const TrainOptions& options, std::string_view which) {
+  bool all = which == "all";
+  if (!all && which != "popularity" && which != "covisit" && which != "sknn" && which != "ease" && which != "blend") {
+    return InvalidArgument("unknown model '" + std::string(which) + "' (all|popularity|covisit|sknn|ease|blend)");
+  }
+  bool blend = all || which == "blend";
+  TrainedModels out;
+  // Popularity always comes along: it is every other model's fallback.
+  out.popularity = PopularityModel::Train(log, options.popularity);
+  if (all || blend || which == "covisit") out.covisit = CoVisitationModel::Train(log, options.covisit);
+  if (all || blend || which == "sknn") out.sknn = SessionKnnModel::Train(log, options.sknn);
+  if (all || blend || which == "ease") {
+    auto ease = EaseModel::Train(log, options.ease);
+    if (!ease.ok() && which == "ease") return ease.status();
+    if (ease.ok()) out.ease = std::move(*ease);
+  }
+  if (blend) {
+    out.blend = options.blend;
+    if (options.tune_blend) {
+      auto tuned = TuneBlend(log, options);
+      if (tuned.ok()) {
+        out.blend = tuned->best;
+        out.blend_validation = tuned->validation;
+      }
+    }
+  }
+  return out;
+}
+
+Result<std::vector<SavedVersion>> SaveModels(const TrainedModels& models, const std::string& repo_dir,
+                                             const std::string& trained_on) {
+  std::vector<SavedVersion> saved;
+  auto save = [&](const std::string& name, auto&& write, std::vector<std::pair<std::string, double>> params,
+                  std::vector<std::pair<std::string, double>> metrics) -> Status {
+    auto dir = CreateNextVersionDir(repo_dir, name);
+    if (!dir.ok()) return dir.status();
+    // config.json first: a version counts once model.bin (written last, atomically) exists.
+    ArtifactConfig config{name, trained_on, UnixMillis(), std::move(params), std::move(metrics)};
+    SW_RETURN_IF_ERROR(WriteConfig(*dir, config));
+    SW_RETURN_IF_ERROR(write(*dir));
+    saved.push_back({name, *dir});
+    return Status::Ok();
+  };
+  auto model_writer = [](const CandidateModel& m) { return [&m](const std::string& d) { return m.Save(d); }; };
+  if (models.popularity) SW_RETURN_IF_ERROR(save("popularity", model_writer(*models.popularity), models.popularity->Params(), {}));
+  if (models.covisit) SW_RETURN_IF_ERROR(save("covisit", model_writer(*models.covisit), models.covisit->Params(), {}));
+  if (models.sknn) SW_RETURN_IF_ERROR(save("sknn", model_writer(*models.sknn), models.sknn->Params(), {}));
+  if (models.ease) SW_RETURN_IF_ERROR(save("ease", model_writer(*models.ease), models.ease->Params(), {}));
+  if (models.blend) {
+    const BlendConfig& b = *models.blend;
+    SW_RETURN_IF_ERROR(save("blend", [&b](const std::string& d) { return b.Save(d); },
+                            {{"w_history", b.weights[0]}, {"w_covisit", b.weights[1]}, {"w_ease", b.weights[2]},
+                             {"w_sknn", b.weights[3]}, {"history_decay_seconds", b.history.decay_seconds}},
+                            {{"validation_recall@20", models.blend_validation.recall},
+                             {"validation_ndcg@10", models.blend_validation.ndcg10},
+                             {"validation_users", static_cast<double>(models.blend_validation.users)}}));
+  }
+  return saved;
+}
+
+}  // namespace shelfwatch::recommend
+
+namespace shelfwatch::recommend {
+
+Result<LoadedModels> LoadLatestModels(const std::string& repo_dir) {
+  LoadedModels out;
+  auto dir_of = [&](const std::string& name) -> std::string {
+    uint32_t v = LatestVersion(repo_dir, name);
+    if (v == 0) return "";
+    std::string dir = repo_dir + "/" + name + "/" + std::to_string(v);
+    out.versions.push_back({name, dir});
+    return dir;
+  };
+  if (auto d = dir_of("popularity"); !d.empty()) {
+    auto m = PopularityModel::Load(d);
+    if (!m.ok()) return m.status();
+    out.popularity = std::move(*m);
+  }
+  if (auto d = dir_of("covisit"); !d.empty()) {
+    auto m = CoVisitationModel::Load(d);
+    if (!m.ok()) return m.status();
+    out.covisit = std::move(*m);
+  }
+  if (auto d = dir_of("sknn"); !d.empty()) {
+    auto m = SessionKnnModel::Load(d);
+    if (!m.ok()) return m.status();
+    out.sknn = std::move(*m);
+  }
+  if (auto d = dir_of("ease"); !d.empty()) {
+    auto m = EaseModel::Load(d);
+    if (!m.ok()) return m.status();
+    out.ease = std::move(*m);
+  }
+  if (auto d = dir_of("blend"); !d.empty()) {
+    auto b = BlendConfig::Load(d);
+    if (!b.ok()) return b.status();
+    out.blend = *b;
+  }
+  if (out.versions.empty()) return NotFound(repo_dir + ": no recommender model versions (popularity|covisit|sknn|ease|blend)");
+  return out;
+}
+
+}  // namespace shelfwatch::recommend

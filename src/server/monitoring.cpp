@@ -1,0 +1,371 @@
+#include "server/monitoring.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "pipeline/lexical_search.h"
+
+namespace shelfwatch::server {
+
+namespace drift = monitor::drift;
+
+namespace {
+
+// Features of the per-search monitor, in row order. The category feature is added only for
+// catalogs whose products carry categories (a feature that is always missing would only
+// inflate the data-quality counters).
+enum SearchFeature { kQueryChars, kQueryTerms, kTotalHits, kResults, kTopScore, kLastScore, kTopCategory };
+
+std::vector<drift::FeatureSpec> SearchFeatures(bool with_category) {
+  std::vector<drift::FeatureSpec> f = {
+      drift::FeatureSpec::Numeric("query_chars"), drift::FeatureSpec::Numeric("query_terms"),
+      drift::FeatureSpec::Numeric("total_hits"),  drift::FeatureSpec::Numeric("results"),
+      drift::FeatureSpec::Numeric("top_score"),   drift::FeatureSpec::Numeric("last_score"),
+  };
+  if (with_category) f.push_back(drift::FeatureSpec::Categorical("top_category"));
+  return f;
+}
+
+// Fills `row` for one search; returns the number of values used.
+size_t SearchRow(size_t query_chars, size_t terms, uint64_t total_hits, std::span<const float> scores,
+                 std::string_view top_category, bool with_category, drift::FeatureValue* row) {
+  row[kQueryChars] = drift::FeatureValue::Number(static_cast<double>(query_chars));
+  row[kQueryTerms] = drift::FeatureValue::Number(static_cast<double>(terms));
+  row[kTotalHits] = drift::FeatureValue::Number(static_cast<double>(total_hits));
+  row[kResults] = drift::FeatureValue::Number(static_cast<double>(scores.size()));
+  // No results: the scores are missing (and counted so), not zero.
+  row[kTopScore] = scores.empty() ? drift::FeatureValue::Missing() : drift::FeatureValue::Number(scores.front());
+  row[kLastScore] = scores.empty() ? drift::FeatureValue::Missing() : drift::FeatureValue::Number(scores.back());
+  if (!with_category) return kTopCategory;
+  row[kTopCategory] = top_category.empty() ? drift::FeatureValue::Missing() : drift::FeatureValue::Category(top_category);
+  return kTopCategory + 1;
+}
+
+std::string_view TopCategory(const catalog::Product& p) {
+  return p.category_path.empty() ? std::string_view() : std::string_view(p.category_path.back());
+}
+
+// Model names contain '/', which a file name cannot.
+std::string FileSafe(const std::string& model) {
+  std::string out = model;
+  for (char& c : out) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::pair<std::string, DriftReferenceQueries>> ParseDriftReferenceSpec(std::string_view text) {
+  size_t eq = text.find('=');
+  if (eq == std::string_view::npos || eq == 0 || eq + 1 == text.size()) {
+    return InvalidArgument("--drift-reference wants NAME=QUERIES.csv[,split=train|test|all], got '" +
+                           std::string(text) + "'");
+  }
+  std::string name(text.substr(0, eq));
+  std::string_view rest = text.substr(eq + 1);
+  DriftReferenceQueries ref;
+  size_t comma = rest.find(',');
+  ref.path = std::string(rest.substr(0, comma));
+  while (comma != std::string_view::npos) {
+    rest = rest.substr(comma + 1);
+    comma = rest.find(',');
+    std::string_view opt = rest.substr(0, comma);
+    if (opt.substr(0, 6) == "split=") {
+      auto split = eval::ParseSplit(opt.substr(6));
+      if (!split.ok()) return split.status();
+      ref.split = *split;
+    } else {
+      return InvalidArgument("--drift-reference: unknown option '" + std::string(opt) + "' (known: split)");
+    }
+  }
+  return std::make_pair(std::move(name), std::move(ref));
+}
+
+struct Monitoring::CatalogMonitors {
+  std::string name;
+  bool with_category = false;
+  std::unique_ptr<drift::DriftMonitor> search;
+  std::unique_ptr<drift::DriftMonitor> terms;
+  // References written to the data dir (by the evaluator thread, then by Stop after it ended).
+  bool search_saved = false;
+  bool terms_saved = false;
+};
+
+Monitoring::Monitoring(MonitoringOptions options, monitor::Registry* registry)
+    : options_(std::move(options)), registry_(registry) {
+  catalogs_.reserve(kMaxCatalogs);
+}
+
+Result<std::unique_ptr<Monitoring>> Monitoring::Open(MonitoringOptions options, monitor::Registry* registry) {
+  if (!(options.served_sample_rate >= 0 && options.served_sample_rate <= 1)) {
+    return InvalidArgument("the served-request sample rate must be between 0 and 1");
+  }
+  if (!(options.drift_window_s > 0 && options.drift_bucket_s > 0 && options.drift_bucket_s <= options.drift_window_s)) {
+    return InvalidArgument("drift window and bucket must be positive, the bucket no longer than the window");
+  }
+  if (options.history_interval_ms < 100) return InvalidArgument("the history interval must be at least 100ms");
+  std::unique_ptr<Monitoring> m(new Monitoring(std::move(options), registry));
+  const MonitoringOptions& o = m->options_;
+  const std::string& dir = o.data_dir;
+  if (!dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir + "/drift", ec);
+    if (ec) return IoError("cannot create " + dir + "/drift: " + ec.message());
+  }
+
+  m->online_ = std::make_unique<monitor::OnlineMetrics>(registry);
+  m->ingest_failures_ = &registry->AddCounter(
+      "shelfwatch_feedback_ingest_failures_total",
+      "Feedback events that could not be ingested, by reason (store_error, queue_full, too_large, bad_body).",
+      {"reason"});
+
+  feedback::ServedLogOptions served;
+  served.path = dir.empty() ? "" : dir + "/served.db";
+  served.sample_rate = o.served_sample_rate;
+  served.max_age_ms = o.served_max_age_ms;
+  served.max_bytes = o.served_max_bytes;
+  auto log = feedback::ServedRequestLog::Open(served);
+  if (!log.ok()) return log.status();
+  m->served_ = std::move(log).value();
+
+  if (!dir.empty()) {
+    feedback::EventStoreOptions events;
+    events.path = dir + "/events.db";
+    events.max_age_ms = o.events_max_age_ms;
+    auto store = feedback::EventStore::Open(events);
+    if (!store.ok()) return store.status();
+    m->events_ = std::move(store).value();
+  }
+
+  monitor::MetricHistoryOptions history;
+  history.interval_ms = o.history_interval_ms;
+  history.retention_ms = o.history_retention_ms;
+  history.max_bytes = o.history_max_bytes;
+  if (!dir.empty()) history.snapshot_path = dir + "/history.snapshot";
+  m->history_ = std::make_unique<monitor::MetricHistory>(*registry, history);
+  if (Status st = m->history_->LoadSnapshot(); !st.ok()) {
+    // A damaged snapshot costs the old history, not the server.
+    log::Warn("metric history snapshot not loaded", {{"error", st.message()}});
+  }
+  m->history_->RegisterMetrics(*registry);
+
+  // The log's and the store's own counters, read at scrape time.
+  Monitoring* self = m.get();
+  registry->AddCollector([self](monitor::SnapshotWriter& w) {
+    auto s = self->served_->stats();
+    w.Header("shelfwatch_served_log_records_total", "Served requests recorded, by outcome (written, sampled_out, dropped, write_failed).",
+             monitor::MetricType::kCounter);
+    w.Sample({{"outcome", "written"}}, static_cast<double>(s.written));
+    w.Sample({{"outcome", "sampled_out"}}, static_cast<double>(s.sampled_out));
+    w.Sample({{"outcome", "dropped"}}, static_cast<double>(s.dropped));
+    w.Sample({{"outcome", "write_failed"}}, static_cast<double>(s.write_failures));
+    w.Header("shelfwatch_served_log_index_entries", "Recent served requests held in memory for attribution.",
+             monitor::MetricType::kGauge);
+    w.Sample({}, static_cast<double>(s.index_size));
+    if (self->events_) {
+      auto e = self->events_->stats();
+      w.Header("shelfwatch_event_store_events_total", "Feedback events by store outcome (durable, failed).",
+               monitor::MetricType::kCounter);
+      w.Sample({{"outcome", "durable"}}, static_cast<double>(e.durable_events));
+      w.Sample({{"outcome", "failed"}}, static_cast<double>(e.failed_events));
+      w.Header("shelfwatch_event_store_transactions_total", "Event store commits (one fsync each).",
+               monitor::MetricType::kCounter);
+      w.Sample({}, static_cast<double>(e.transactions));
+      w.Header("shelfwatch_event_store_queued_events", "Events accepted and waiting for their commit.",
+               monitor::MetricType::kGauge);
+      w.Sample({}, static_cast<double>(e.queued_events));
+    }
+  });
+  return m;
+}
+
+Monitoring::~Monitoring() { Stop(); }
+
+void Monitoring::Start() {
+  std::lock_guard<std::mutex> lock(evaluate_mu_);
+  if (started_) return;
+  started_ = true;
+  history_->Start();
+  if (options_.drift_interval_s > 0) evaluator_ = std::thread([this] { EvaluateLoop(); });
+}
+
+void Monitoring::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(evaluate_mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  evaluate_cv_.notify_all();
+  if (evaluator_.joinable()) evaluator_.join();
+  history_->Stop();
+  SaveReferences(/*only_unsaved=*/false);
+  served_->Flush();
+  if (events_) events_->Flush();
+}
+
+void Monitoring::EvaluateLoop() {
+  auto period = std::chrono::duration<double>(options_.drift_interval_s);
+  std::unique_lock<std::mutex> lock(evaluate_mu_);
+  while (!evaluate_cv_.wait_for(lock, period, [this] { return stopping_; })) {
+    lock.unlock();
+    DriftReports(true);
+    // A reference frozen from live traffic is kept at once: a crash must not lose it.
+    SaveReferences(/*only_unsaved=*/true);
+    lock.lock();
+  }
+}
+
+std::string Monitoring::ReferencePath(const std::string& model) const {
+  if (options_.data_dir.empty()) return "";
+  return options_.data_dir + "/drift/" + FileSafe(model) + ".reference";
+}
+
+void Monitoring::SaveReferences(bool only_unsaved) {
+  if (options_.data_dir.empty()) return;
+  size_t n = catalog_count_.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; ++i) {
+    CatalogMonitors& cm = *catalogs_[i];
+    for (auto [m, saved] : {std::pair{cm.search.get(), &cm.search_saved}, std::pair{cm.terms.get(), &cm.terms_saved}}) {
+      if (only_unsaved && *saved) continue;
+      std::string bytes = m->SerializeReference();
+      if (bytes.empty()) continue;
+      std::string path = ReferencePath(m->model());
+      std::string tmp = path + ".tmp";
+      {
+        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+        f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        if (!f) {
+          log::Warn("cannot write drift reference", {{"path", tmp}});
+          continue;
+        }
+      }
+      std::error_code ec;
+      std::filesystem::rename(tmp, path, ec);
+      if (!ec) *saved = true;
+    }
+  }
+}
+
+Monitoring::CatalogMonitors* Monitoring::MonitorsFor(std::string_view catalog) const {
+  size_t n = catalog_count_.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; ++i) {
+    if (catalogs_[i]->name == catalog) return catalogs_[i].get();
+  }
+  return nullptr;
+}
+
+Status Monitoring::OnCatalogReady(const pipeline::CatalogSnapshot& snapshot) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (MonitorsFor(snapshot.name)) return Status::Ok();
+  if (catalogs_.size() >= kMaxCatalogs) return Status(ErrorCode::kResourceExhausted, "too many catalogs to monitor");
+
+  auto cm = std::make_unique<CatalogMonitors>();
+  cm->name = snapshot.name;
+  const catalog::Catalog& cat = *snapshot.catalog;
+  for (uint32_t d = 0; d < cat.size() && !cm->with_category; ++d) cm->with_category = !cat.product(d).category_path.empty();
+
+  drift::DriftMonitorOptions dopt;
+  dopt.window_seconds = options_.drift_window_s;
+  dopt.bucket_seconds = options_.drift_bucket_s;
+  dopt.auto_reference.first_rows = options_.drift_reference_rows;
+  dopt.auto_reference.first_seconds = options_.drift_reference_seconds;
+  auto search = drift::DriftMonitor::Create(snapshot.name + "/search", SearchFeatures(cm->with_category), dopt, registry_);
+  if (!search.ok()) return search.status();
+  // The term monitor sees several rows per search: its automatic reference waits for
+  // proportionally more of them.
+  drift::DriftMonitorOptions topt = dopt;
+  topt.auto_reference.first_rows = options_.drift_reference_rows * 3;
+  auto terms = drift::DriftMonitor::Create(snapshot.name + "/query_terms",
+                                           {drift::FeatureSpec::Categorical("query_term")}, topt, registry_);
+  if (!terms.ok()) return terms.status();
+  cm->search = std::move(search).value();
+  cm->terms = std::move(terms).value();
+
+  // The reference: the catalog's training queries when given, else one kept from an earlier
+  // run, else the automatic one (first N searches / first H seconds).
+  auto ref = options_.drift_references.find(snapshot.name);
+  if (ref != options_.drift_references.end()) {
+    auto queries = eval::LoadQueries(ref->second.path, ref->second.split);
+    if (!queries.ok()) return queries.status();
+    drift::ReferenceBuilder search_ref = cm->search->NewReferenceBuilder();
+    drift::ReferenceBuilder terms_ref = cm->terms->NewReferenceBuilder();
+    std::vector<float> scores;
+    drift::FeatureValue row[kTopCategory + 1];
+    for (const auto& q : *queries) {
+      pipeline::SearchParams sp;
+      sp.query = q.text;
+      pipeline::SearchOutcome out = pipeline::RunLexicalSearch(snapshot, sp);
+      scores.clear();
+      for (const auto& h : out.result.hits) scores.push_back(h.score);
+      std::string_view top = out.result.hits.empty() ? std::string_view() : TopCategory(cat.product(out.result.hits[0].doc));
+      size_t n = SearchRow(q.text.size(), out.query_terms, out.result.total_hits, scores, top, cm->with_category, row);
+      (void)search_ref.Add(std::span<const drift::FeatureValue>(row, n));
+      for (const auto& t : out.terms) (void)terms_ref.Add({drift::FeatureValue::Category(t)});
+    }
+    if (Status st = cm->search->SetReference(std::move(search_ref).Finish()); !st.ok()) return st;
+    if (Status st = cm->terms->SetReference(std::move(terms_ref).Finish()); !st.ok()) return st;
+    log::Info("drift reference built", {{"catalog", snapshot.name}, {"queries", std::to_string(queries->size())},
+                                         {"path", ref->second.path}});
+  } else {
+    for (drift::DriftMonitor* m : {cm->search.get(), cm->terms.get()}) {
+      std::string path = ReferencePath(m->model());
+      if (path.empty() || !std::filesystem::exists(path)) continue;
+      std::ifstream f(path, std::ios::binary);
+      std::stringstream bytes;
+      bytes << f.rdbuf();
+      if (Status st = m->LoadReference(bytes.str()); !st.ok()) {
+        log::Warn("drift reference not loaded; a new one will be frozen", {{"path", path}, {"error", st.message()}});
+      }
+    }
+  }
+  catalogs_.push_back(std::move(cm));
+  catalog_count_.store(catalogs_.size(), std::memory_order_release);
+  return Status::Ok();
+}
+
+void Monitoring::RecordSearch(SearchObservation&& o) {
+  bool zero = o.item_ids.empty();
+  online_->RecordServed(o.catalog, o.endpoint, o.variant, o.query, o.item_ids.size(), zero);
+
+  if (CatalogMonitors* cm = MonitorsFor(o.catalog)) {
+    drift::FeatureValue row[kTopCategory + 1];
+    size_t n = SearchRow(o.query.size(), o.terms.size(), o.total_hits, o.scores, o.top_category, cm->with_category, row);
+    double now = static_cast<double>(UnixMillis()) / 1000.0;
+    cm->search->Record(std::span<const drift::FeatureValue>(row, n), now);
+    for (const auto& t : o.terms) cm->terms->Record({drift::FeatureValue::Category(t)}, now);
+  }
+
+  feedback::ServedRequest r;
+  r.request_id = std::move(o.request_id);
+  r.catalog = std::string(o.catalog);
+  r.endpoint = std::string(o.endpoint);
+  r.query = std::string(o.query);
+  r.variant = std::string(o.variant);
+  r.model_versions = std::string(o.model_versions);
+  r.item_ids = std::move(o.item_ids);
+  r.scores = std::move(o.scores);
+  r.total_hits = o.total_hits;
+  served_->Record(std::move(r));
+}
+
+std::vector<drift::DriftReport> Monitoring::DriftReports(bool evaluate) {
+  std::vector<drift::DriftReport> out;
+  size_t n = catalog_count_.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; ++i) {
+    for (drift::DriftMonitor* m : {catalogs_[i]->search.get(), catalogs_[i]->terms.get()}) {
+      out.push_back(evaluate ? m->Evaluate() : m->LastReport());
+    }
+  }
+  return out;
+}
+
+void Monitoring::CountIngestFailure(std::string_view reason, uint64_t events) {
+  ingest_failures_->WithLabels({std::string(reason)}).Inc(events);
+}
+
+}  // namespace shelfwatch::server

@@ -1,0 +1,168 @@
+// Monitoring: the monitoring services one `shelfwatch serve` process runs beside its catalogs,
+// created from its flags and stopped together:
+//   - the served-request log (feedback/served_log.h): every search is recorded after it is
+//     answered, so that feedback events can be attributed to it;
+//   - the durable feedback event store (feedback/event_store.h), when there is a data dir;
+//   - online business metrics (monitor/online_metrics.h) per catalog, endpoint and variant;
+//   - drift and data-quality monitors per catalog (monitor/drift/drift_monitor.h): one over
+//     each search's query and results ("<catalog>/search": query length in characters and
+//     terms, matches, results returned, top and last score, top result's category when the
+//     catalog has categories) and one over the analysed query terms ("<catalog>/query_terms");
+//     the reference comes from a queries file run through the catalog (its training queries),
+//     or is frozen from the first N searches or first H seconds, and is kept in the data dir
+//     so that a restart compares against the same reference;
+//   - the embedded metric history (monitor/history/metric_history.h) that the dashboard and
+//     the alert evaluator query, snapshotted into the data dir.
+// Without a data dir nothing is written to disk: the served-request log keeps its in-memory
+// index (attribution works), history and drift references live as long as the process, and
+// event ingestion is refused (an acknowledged event must be durable).
+//
+// Thread-safety: RecordSearch, the accessors and DriftReports are safe from any thread once
+// Open returned; Start/Stop are called once each by the owner. Cost of RecordSearch, the
+// request-path part: a served-log index insert (~1 us), a counter and histogram update and a
+// per-thread heavy-hitter update (~100 ns), one drift row per search plus one per query term
+// (~200 ns each); everything else happens on the services' own threads.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "eval/relevance.h"
+#include "feedback/event_store.h"
+#include "feedback/events.h"
+#include "feedback/served_log.h"
+#include "monitor/drift/drift_monitor.h"
+#include "monitor/history/metric_history.h"
+#include "monitor/metrics.h"
+#include "monitor/online_metrics.h"
+#include "pipeline/catalog_registry.h"
+
+namespace shelfwatch::server {
+
+// A queries file whose queries, run through a catalog, make that catalog's drift reference.
+struct DriftReferenceQueries {
+  std::string path;  // CSV with query_id,query columns
+  eval::Split split = eval::Split::kTrain;
+};
+
+// "NAME=PATH[,split=train|test|all]" as given to --drift-reference.
+Result<std::pair<std::string, DriftReferenceQueries>> ParseDriftReferenceSpec(std::string_view text);
+
+struct MonitoringOptions {
+  std::string data_dir;  // empty: nothing on disk, no event ingestion
+  // Served-request log.
+  double served_sample_rate = 1.0;                      // share of requests kept on disk
+  int64_t served_max_age_ms = 30LL * 24 * 3600 * 1000;  // retention of the log file
+  uint64_t served_max_bytes = 1ull << 30;
+  // Feedback events.
+  feedback::EventLimits event_limits;
+  int64_t events_max_age_ms = 90LL * 24 * 3600 * 1000;
+  // Metric history.
+  int64_t history_interval_ms = 5000;
+  int64_t history_retention_ms = 6LL * 3600 * 1000;
+  size_t history_max_bytes = 64u << 20;
+  // Drift.
+  double drift_window_s = 3600;
+  double drift_bucket_s = 60;
+  double drift_interval_s = 60;           // evaluation period; 0: only on request
+  uint64_t drift_reference_rows = 10000;  // auto reference from the first N searches (0: off)
+  double drift_reference_seconds = 0;     // or from the first H seconds (0: off)
+  std::map<std::string, DriftReferenceQueries> drift_references;  // by catalog
+};
+
+// What the search route hands over after answering (views into its buffers).
+struct SearchObservation {
+  std::string_view catalog;
+  std::string_view endpoint = "search";
+  std::string_view variant = "default";
+  std::string_view model_versions;
+  std::string request_id;  // moved into the served-request log
+  std::string_view query;
+  std::span<const std::string> terms;  // analysed query terms
+  std::vector<std::string> item_ids;   // returned, rank order (moved into the log)
+  std::vector<float> scores;           // same length (moved into the log)
+  std::string_view top_category;       // category of the first result; empty: none
+  uint64_t total_hits = 0;
+};
+
+class Monitoring {
+ public:
+  // Opens the stores in options.data_dir (created) and registers every metric on `registry`
+  // (which must outlive this object). Errors: the stores' (kIoError, kDataLoss, ...) and
+  // kInvalidArgument for options that cannot work.
+  static Result<std::unique_ptr<Monitoring>> Open(MonitoringOptions options, monitor::Registry* registry);
+  ~Monitoring();  // Stop()
+  Monitoring(const Monitoring&) = delete;
+  Monitoring& operator=(const Monitoring&) = delete;
+
+  // Starts the metric history sampler and the drift evaluator.
+  void Start();
+  // Stops the threads, writes the history snapshot and drift references, flushes the stores.
+  void Stop();
+
+  // Creates the drift monitors of a catalog that just became ready; with a reference queries
+  // file, runs them through the catalog to build the reference. Safe to call again for a
+  // reloaded snapshot (monitors are kept).
+  Status OnCatalogReady(const pipeline::CatalogSnapshot& snapshot);
+
+  // Whether every catalog's monitors are set up (after the last OnCatalogReady); /readyz
+  // waits for it so that no search of a ready server goes unmonitored.
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
+  void SetReady() { ready_.store(true, std::memory_order_release); }
+
+  // Request path: see the header comment for its cost.
+  void RecordSearch(SearchObservation&& observation);
+
+  monitor::OnlineMetrics& online() { return *online_; }
+  feedback::ServedRequestLog& served() { return *served_; }
+  feedback::EventStore* events() { return events_.get(); }  // null without a data dir
+  const monitor::MetricHistory& history() const { return *history_; }
+  const feedback::EventLimits& event_limits() const { return options_.event_limits; }
+  const MonitoringOptions& options() const { return options_; }
+
+  // The latest report of every drift monitor (evaluated now when `evaluate`), by model name.
+  std::vector<monitor::drift::DriftReport> DriftReports(bool evaluate);
+  // Names feedback ingestion failures (store_error, queue_full, too_large, bad_body).
+  void CountIngestFailure(std::string_view reason, uint64_t events = 1);
+
+ private:
+  struct CatalogMonitors;
+  Monitoring(MonitoringOptions options, monitor::Registry* registry);
+  CatalogMonitors* MonitorsFor(std::string_view catalog) const;
+  std::string ReferencePath(const std::string& model) const;
+  void SaveReferences(bool only_unsaved);
+  void EvaluateLoop();
+
+  MonitoringOptions options_;
+  monitor::Registry* registry_;
+  std::unique_ptr<monitor::OnlineMetrics> online_;
+  std::unique_ptr<feedback::ServedRequestLog> served_;
+  std::unique_ptr<feedback::EventStore> events_;
+  std::unique_ptr<monitor::MetricHistory> history_;
+  monitor::Family<monitor::Counter>* ingest_failures_ = nullptr;
+
+  // Catalogs get monitors once, when first ready; the request path reads this list without a
+  // lock through the atomic count (entries are appended under mu_ and never removed).
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<CatalogMonitors>> catalogs_;
+  std::atomic<size_t> catalog_count_{0};
+  std::atomic<bool> ready_{false};
+  static constexpr size_t kMaxCatalogs = 256;
+
+  std::mutex evaluate_mu_;
+  std::condition_variable evaluate_cv_;
+  bool stopping_ = false;
+  bool started_ = false;
+  std::thread evaluator_;
+};
+
+}  // namespace shelfwatch::server
