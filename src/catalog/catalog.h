@@ -61,7 +61,8 @@ struct Product {
   std::vector<std::pair<std::string, std::string>> attributes;  // (name, value), file order
 };
 
-enum class Format { kAuto, kCsv, kJsonl };
+// kEvents: an interaction log (user_id,item_id,category_id,...), one product per distinct item.
+enum class Format { kAuto, kCsv, kJsonl, kEvents };
 
 struct FieldMapping {
   // Column/key names. Empty id/title mean "detect": id from {id, product_id, item_id,

@@ -33,10 +33,10 @@ Result<Catalog> Load(const std::string& name, const std::string& path, const Loa
   Format format = options.format == Format::kAuto ? DetectFormat(path, text) : options.format;
 
   ProgressBar progress("loading " + path, text.size(), options.progress);
-  CatalogBuilder builder(name, path, format == Format::kCsv ? "column" : "key", options);
-  Status status = format == Format::kCsv
-                      ? LoadCsvRows(text, path, options, builder, progress)
-                      : LoadJsonlRows(text, path, options, builder, progress);
+  CatalogBuilder builder(name, path, format == Format::kJsonl ? "key" : "column", options);
+  Status status = format == Format::kCsv      ? LoadCsvRows(text, path, options, builder, progress)
+                  : format == Format::kEvents ? LoadEventRows(text, path, options, builder, progress)
+                                              : LoadJsonlRows(text, path, options, builder, progress);
   progress.Finish();
   report = std::move(builder.report());
   if (!status.ok()) return status;

@@ -22,4 +22,9 @@ Status LoadCsvRows(std::string_view text, const std::string& path, const LoadOpt
 Status LoadJsonlRows(std::string_view text, const std::string& path, const LoadOptions& options,
                      CatalogBuilder& builder, ProgressBar& progress);
 
+// An interaction log as a catalog: each distinct item_id (first appearance) with its
+// category_id. Errors: kInvalidArgument without an item id column.
+Status LoadEventRows(std::string_view text, const std::string& path, const LoadOptions& options,
+                     CatalogBuilder& builder, ProgressBar& progress);
+
 }  // namespace shelfwatch::catalog

@@ -1,5 +1,8 @@
 // shelfwatch bench: closed-loop HTTP load over real queries, per concurrency level.
+#include <boost/asio/ip/tcp.hpp>
 #include <cstdio>
+#include <random>
+#include <simdjson.h>
 #include <sstream>
 
 #include "catalog/csv_reader.h"
@@ -71,6 +74,67 @@ Result<std::vector<std::string>> ReadQueries(const std::string& path, eval::Spli
   return out;
 }
 
+// Served requests to aim feedback events at: runs `n` searches (HTTP/1.0, one connection
+// each) and keeps each response's request_id and returned item ids.
+struct ServedForEvents {
+  std::string request_id;
+  std::vector<std::string> items;
+};
+
+Result<std::vector<ServedForEvents>> SearchForEvents(const std::string& host, uint16_t port,
+                                                     const std::vector<std::string>& targets, size_t n) {
+  std::vector<ServedForEvents> out;
+  simdjson::dom::parser parser;
+  for (size_t i = 0; i < targets.size() && out.size() < n; ++i) {
+    boost::asio::ip::tcp::iostream s(host, std::to_string(port));
+    if (!s) return Unavailable("cannot connect to " + host + ":" + std::to_string(port));
+    s << "GET " << targets[i] << " HTTP/1.0\r\nHost: " << host << "\r\n\r\n" << std::flush;
+    std::string response((std::istreambuf_iterator<char>(s)), std::istreambuf_iterator<char>());
+    size_t body = response.find("\r\n\r\n");
+    if (body == std::string::npos) continue;
+    simdjson::dom::element doc;
+    if (parser.parse(response.substr(body + 4)).get(doc)) continue;
+    ServedForEvents served;
+    std::string_view rid;
+    simdjson::dom::array results;
+    if (doc["request_id"].get(rid) || doc["results"].get(results)) continue;
+    served.request_id = std::string(rid);
+    for (auto r : results) {
+      std::string_view id;
+      if (!r["id"].get(id)) served.items.emplace_back(id);
+    }
+    if (!served.items.empty()) out.push_back(std::move(served));
+  }
+  if (out.empty()) return Unavailable("no search answered with results; is the catalog loaded?");
+  return out;
+}
+
+// Bodies of `batch` events each over the served requests, with a plausible funnel: mostly
+// impressions, some clicks, fewer add-to-carts and purchases.
+std::vector<std::string> EventBodies(const std::vector<ServedForEvents>& served, size_t batch, size_t bodies) {
+  std::mt19937_64 rng(42);
+  std::vector<std::string> out;
+  for (size_t b = 0; b < bodies; ++b) {
+    std::string body;
+    JsonWriter w(&body);
+    w.BeginArray();
+    for (size_t i = 0; i < batch; ++i) {
+      const ServedForEvents& s = served[rng() % served.size()];
+      int roll = static_cast<int>(rng() % 100);
+      const char* type = roll < 70 ? "impression" : roll < 90 ? "click" : roll < 97 ? "add_to_cart" : "purchase";
+      w.BeginObject().Key("type").String(type).Key("request_id").String(s.request_id);
+      w.Key("item_id").String(s.items[rng() % s.items.size()]);
+      w.Key("user_id").String("bench-user-" + std::to_string(rng() % 100000));
+      w.Key("session_id").String("bench-session-" + std::to_string(rng() % 100000));
+      if (roll >= 97) w.Key("value").Double(static_cast<double>(rng() % 50000) / 100.0).Key("currency").String("USD");
+      w.EndObject();
+    }
+    w.EndArray();
+    out.push_back(std::move(body));
+  }
+  return out;
+}
+
 }  // namespace
 
 int RunBench(int argc, char** argv) {
@@ -89,6 +153,9 @@ int RunBench(int argc, char** argv) {
                   {"k", "N", "results per search", "10"},
                   {"params", "QUERY", "extra query parameters appended to each request (e.g. msm=2)", ""},
                   {"threads", "N", "client I/O threads", "1"},
+                  {"events-batch", "N",
+                   "instead of searching, POST /v1/events batches of N feedback events aimed at the results "
+                   "of real searches (0: search)", "0"},
                   {"json", "", "print results as JSON"},
               });
   if (auto code = flags.ParseCommandLine(argc, argv)) return *code;
@@ -128,6 +195,16 @@ int RunBench(int argc, char** argv) {
     lo.targets.push_back(std::move(t));
   }
 
+  auto events_batch = flags.GetInt("events-batch", 0, 100000);
+  if (!events_batch.ok()) return fail(events_batch.status(), 2);
+  if (*events_batch > 0) {
+    auto served = SearchForEvents(lo.host, lo.port, lo.targets, 500);
+    if (!served.ok()) return fail(served.status(), 1);
+    lo.bodies = EventBodies(*served, static_cast<size_t>(*events_batch), 64);
+    lo.targets = {"/v1/events"};
+  }
+  size_t per_request = *events_batch > 0 ? static_cast<size_t>(*events_batch) : 1;
+
   bool json = flags.GetBool("json");
   std::string out;
   JsonWriter w(&out);
@@ -137,6 +214,7 @@ int RunBench(int argc, char** argv) {
   } else {
     std::printf("shelfwatch bench: %s, catalog %s, %zu queries, %.0fs per level (+%.0fs warm-up)\n",
                 flags.Get("url").c_str(), flags.Get("catalog").c_str(), queries->size(), lo.duration_s, lo.warmup_s);
+    if (per_request > 1) std::printf("POST /v1/events, %zu events per request\n", per_request);
     std::printf("%11s %10s %12s %9s %9s %9s %9s %9s %8s\n", "concurrency", "requests", "throughput/s", "p50_ms",
                 "p90_ms", "p99_ms", "p99.9_ms", "max_ms", "errors");
   }
@@ -149,6 +227,7 @@ int RunBench(int argc, char** argv) {
     if (json) {
       w.BeginObject().Key("concurrency").Int(c).Key("requests").Uint(r->requests);
       w.Key("throughput").Fixed(r->throughput, 1).Key("p50_ms").Fixed(r->p50_ms, 3);
+      if (per_request > 1) w.Key("events_per_second").Fixed(r->throughput * static_cast<double>(per_request), 1);
       w.Key("p90_ms").Fixed(r->p90_ms, 3).Key("p99_ms").Fixed(r->p99_ms, 3).Key("p999_ms").Fixed(r->p999_ms, 3);
       w.Key("max_ms").Fixed(r->max_ms, 3).Key("mean_ms").Fixed(r->mean_ms, 3);
       w.Key("errors").Uint(r->errors).Key("non_2xx").Uint(r->non_2xx).Key("connection_errors").Uint(r->connection_errors);
@@ -157,6 +236,7 @@ int RunBench(int argc, char** argv) {
       std::printf("%11d %10llu %12.0f %9.3f %9.3f %9.3f %9.3f %9.3f %8llu\n", c,
                   static_cast<unsigned long long>(r->requests), r->throughput, r->p50_ms, r->p90_ms, r->p99_ms,
                   r->p999_ms, r->max_ms, static_cast<unsigned long long>(r->errors));
+      if (per_request > 1) std::printf("%11s %.0f events/s\n", "", r->throughput * static_cast<double>(per_request));
       std::fflush(stdout);
     }
   }

@@ -168,8 +168,19 @@ Result<LoadResult> RunLoad(const LoadOptions& options) {
   std::vector<std::string> requests;
   requests.reserve(options.targets.size());
   std::string host_header = options.host + ":" + std::to_string(options.port);
-  for (const auto& t : options.targets) {
-    requests.push_back("GET " + t + " HTTP/1.1\r\nHost: " + host_header + "\r\nUser-Agent: shelfwatch-bench\r\n\r\n");
+  if (options.bodies.empty()) {
+    for (const auto& t : options.targets) {
+      requests.push_back("GET " + t + " HTTP/1.1\r\nHost: " + host_header + "\r\nUser-Agent: shelfwatch-bench\r\n\r\n");
+    }
+  } else {
+    for (size_t i = 0; i < options.bodies.size(); ++i) {
+      const std::string& body = options.bodies[i];
+      std::string r = "POST " + options.targets[i % options.targets.size()] + " HTTP/1.1\r\nHost: " + host_header;
+      r += "\r\nUser-Agent: shelfwatch-bench\r\nContent-Type: " + options.content_type;
+      r += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+      r += body;
+      requests.push_back(std::move(r));
+    }
   }
 
   int threads = std::max(1, std::min(options.threads, options.concurrency));

@@ -17,6 +17,9 @@ struct LoadOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
   std::vector<std::string> targets;  // request targets ("/v1/...?q=..."), used round-robin
+  // With bodies: POST targets[i % targets.size()] with bodies[i] (round-robin over the bodies).
+  std::vector<std::string> bodies;
+  std::string content_type = "application/json";
   int concurrency = 1;
   double duration_s = 10;
   double warmup_s = 1;

@@ -63,6 +63,8 @@ Flags ServeFlags() {
           {"drift-interval", "DURATION", "drift evaluation period (0: only on GET /v1/monitor/drift?evaluate=true)", "60s"},
           {"drift-reference", "NAME=QUERIES.csv[,split=train]",
            "build catalog NAME's drift reference by running these queries (e.g. its training queries)", ""},
+          {"recommender", "CATALOG=EVENTS.csv[,models=DIR]",
+           "answer /recommend for CATALOG: models from DIR (shelfwatch train recommender), else trained from the events at start; the events also seed user histories", ""},
           {"drift-reference-rows", "N", "otherwise freeze the reference from the first N searches (0: off)", "10000"},
           {"drift-reference-window", "DURATION", "or from the first searches of this long (0: off)", "0"},
 #ifdef SHELFWATCH_TEST_HOOKS
@@ -181,9 +183,17 @@ int RunServe(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  server::Recommenders recommenders;
+  for (const auto& text : flags.GetAll("recommender")) {
+    auto spec = server::ParseRecommenderSpec(text);
+    if (!spec.ok()) return usage_error(spec.status());
+    recommenders.Declare(std::move(spec).value());
+  }
+
   std::unique_ptr<server::Monitoring> monitoring;
   if (!flags.GetBool("no-monitoring")) {
     server::MonitoringOptions mo;
+    for (const auto& c : recommenders.Catalogs()) mo.recommend_catalogs.insert(c);
     mo.data_dir = data_dir;
     auto rate = flags.GetDouble("served-sample-rate");
     if (!rate.ok()) return usage_error(rate.status());
@@ -233,9 +243,9 @@ int RunServe(int argc, char** argv) {
     }
     monitoring = std::move(opened).value();
   }
-  metrics.AddCollector([&catalogs, &monitoring](monitor::SnapshotWriter& w) {
+  metrics.AddCollector([&catalogs, &monitoring, &recommenders](monitor::SnapshotWriter& w) {
     w.Header("shelfwatch_ready", "1 when every catalog is loaded and the server answers searches.", monitor::MetricType::kGauge);
-    w.Sample({}, catalogs.AllReady() && (!monitoring || monitoring->ready()) ? 1 : 0);
+    w.Sample({}, catalogs.AllReady() && recommenders.AllReady() && (!monitoring || monitoring->ready()) ? 1 : 0);
   });
 
 
@@ -245,7 +255,7 @@ int RunServe(int argc, char** argv) {
 #ifdef SHELFWATCH_TEST_HOOKS
   api_options.test_hooks = flags.GetBool("enable-test-hooks");
 #endif
-  server::Api api(&catalogs, &metrics, monitoring.get(), api_options);
+  server::Api api(&catalogs, &metrics, monitoring.get(), &recommenders, api_options);
 
   server::HttpServerOptions http;
   http.host = flags.Get("host");
@@ -289,6 +299,7 @@ int RunServe(int argc, char** argv) {
   std::atomic<bool> loaded{false};
   std::thread loader([&] {
     Status st = catalogs.LoadAll();
+    if (Status r = recommenders.OpenAll(); st.ok()) st = r;
     if (monitoring) {
       for (const auto& info : catalogs.List()) {
         if (!info.snapshot) continue;

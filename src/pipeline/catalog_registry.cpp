@@ -90,8 +90,10 @@ Result<CatalogSpec> ParseCatalogSpec(std::string_view text) {
         spec.load.format = catalog::Format::kCsv;
       } else if (value == "jsonl" || value == "ndjson") {
         spec.load.format = catalog::Format::kJsonl;
+      } else if (value == "events") {
+        spec.load.format = catalog::Format::kEvents;
       } else {
-        return InvalidArgument("catalog format must be csv or jsonl (got '" + value + "')");
+        return InvalidArgument("catalog format must be csv, jsonl or events (got '" + value + "')");
       }
     } else if (key == "delimiter") {
       if (value == "tab" || value == "\\t") {

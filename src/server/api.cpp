@@ -11,6 +11,9 @@
 #include "common/request_id.h"
 #include "common/utf8.h"
 #include "pipeline/lexical_search.h"
+#ifdef SHELFWATCH_DASHBOARD
+#include "web/dashboard_assets.h"
+#endif
 
 namespace shelfwatch::server {
 
@@ -78,6 +81,7 @@ struct Api::CatalogMetrics {
 std::string_view Api::RouteLabel(Route route) {
   switch (route) {
     case kRouteSearch: return "/v1/catalogs/{catalog}/search";
+    case kRouteRecommend: return "/v1/catalogs/{catalog}/recommend";
     case kRouteProduct: return "/v1/catalogs/{catalog}/products/{id}";
     case kRouteCatalog: return "/v1/catalogs/{catalog}";
     case kRouteCatalogs: return "/v1/catalogs";
@@ -85,6 +89,8 @@ std::string_view Api::RouteLabel(Route route) {
     case kRouteReadyz: return "/readyz";
     case kRouteMetrics: return "/metrics";
     case kRouteRoot: return "/";
+    case kRouteAssets: return "/assets/{file}";
+    case kRouteEndpoints: return "/v1";
     case kRouteEvents: return "/v1/events";
     case kRouteDrift: return "/v1/monitor/drift";
     case kRouteBusiness: return "/v1/monitor/business";
@@ -99,8 +105,12 @@ std::string_view Api::RouteLabel(Route route) {
 }
 
 Api::Api(pipeline::CatalogRegistry* catalogs, monitor::Registry* metrics, Monitoring* monitoring,
-         ApiOptions options)
-    : catalogs_(catalogs), metrics_(metrics), monitoring_(monitoring), options_(options) {
+         Recommenders* recommenders, ApiOptions options)
+    : catalogs_(catalogs),
+      metrics_(metrics),
+      monitoring_(monitoring),
+      recommenders_(recommenders),
+      options_(options) {
   requests_total_ = &metrics_->AddCounter("shelfwatch_http_requests_total",
                                           "HTTP requests answered, by route and status code.",
                                           {"route", "code"});
@@ -210,23 +220,20 @@ Api::Route Api::Dispatch(const HttpRequest& request, HttpResponse& response, boo
     response.body = metrics_->Expose();
     return kRouteMetrics;
   }
-  if (path == "/" || path.empty()) {
-    if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), kRouteRoot;
-    std::string& b = response.body;
-    JsonWriter w(&b);
-    w.BeginObject().Key("name").String("shelfwatch").Key("version").String(SHELFWATCH_VERSION);
-    w.Key("endpoints").BeginArray();
-    for (const char* e : {"GET /healthz", "GET /readyz", "GET /metrics", "GET /v1/catalogs",
-                          "GET /v1/catalogs/{catalog}", "GET /v1/catalogs/{catalog}/search?q=&k=&offset=&msm=",
-                          "GET /v1/catalogs/{catalog}/products/{id}", "POST /v1/events",
-                          "GET /v1/monitor/drift", "GET /v1/monitor/business?window=",
-                          "GET /v1/monitor/queries?catalog=&kind=top|zero_result&n=",
-                          "GET /v1/monitor/query?query=&time=",
-                          "GET /v1/monitor/query_range?query=&start=&end=&step="}) {
-      w.String(e);
+  if (path == "/v1" || path == "/v1/") {
+    if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), kRouteEndpoints;
+    Endpoints(response);
+    return kRouteEndpoints;
+  }
+  if (path == "/" || path.empty() || path == "/index.html" || path.substr(0, 8) == "/assets/") {
+    Route r = path.substr(0, 8) == "/assets/" ? kRouteAssets : kRouteRoot;
+    if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), r;
+    if (Dashboard(request, response)) return r;
+    if (r == kRouteRoot) {
+      // Built without the dashboard: the root lists the API.
+      Endpoints(response);
+      return r;
     }
-    w.EndArray().EndObject();
-    return kRouteRoot;
   }
   constexpr std::string_view kCatalogs = "/v1/catalogs";
   if (path.substr(0, kCatalogs.size()) == kCatalogs) {
@@ -245,6 +252,11 @@ Api::Route Api::Dispatch(const HttpRequest& request, HttpResponse& response, boo
         if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), kRouteCatalog;
         CatalogDetail(catalog, response);
         return kRouteCatalog;
+      }
+      if (tail == "/recommend") {
+        if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), kRouteRecommend;
+        Recommend(catalog, request, response);
+        return kRouteRecommend;
       }
       if (tail == "/search") {
         if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), kRouteSearch;
@@ -268,15 +280,60 @@ Api::Route Api::Dispatch(const HttpRequest& request, HttpResponse& response, boo
   return kRouteUnmatched;
 }
 
+void Api::Endpoints(HttpResponse& response) {
+  std::string& b = response.body;
+  JsonWriter w(&b);
+  w.BeginObject().Key("name").String("shelfwatch").Key("version").String(SHELFWATCH_VERSION);
+  w.Key("endpoints").BeginArray();
+  for (const char* e : {"GET / (dashboard)", "GET /v1", "GET /healthz", "GET /readyz", "GET /metrics",
+                        "GET /v1/catalogs", "GET /v1/catalogs/{catalog}",
+                        "GET /v1/catalogs/{catalog}/search?q=&k=&offset=&msm=",
+                        "GET /v1/catalogs/{catalog}/products/{id}",
+                        "GET /v1/catalogs/{catalog}/recommend?user=&session=&item=&items=&k=&exclude=",
+                        "POST /v1/events", "GET /v1/monitor/drift", "GET /v1/monitor/business?window=",
+                        "GET /v1/monitor/queries?catalog=&kind=top|zero_result&n=",
+                        "GET /v1/monitor/query?query=&time=", "GET /v1/monitor/query_range?query=&start=&end=&step="}) {
+    w.String(e);
+  }
+  w.EndArray().EndObject();
+}
+
+bool Api::Dashboard(const HttpRequest& request, HttpResponse& response) {
+#ifdef SHELFWATCH_DASHBOARD
+  const web::Asset* asset = web::FindAsset(request.path.empty() ? std::string_view("/") : request.path);
+  if (!asset) return false;
+  response.headers.emplace_back("ETag", std::string(asset->etag));
+  // Revalidate every time: the page names its scripts by content hash, so this costs a 304.
+  response.headers.emplace_back("Cache-Control", "no-cache");
+  if (web::IfNoneMatchHits(request.header("If-None-Match"), asset->etag)) {
+    response.status = 304;
+    return true;
+  }
+  response.content_type = std::string(asset->content_type);
+  response.body = std::string(asset->body);
+  return true;
+#else
+  (void)request;
+  (void)response;
+  return false;
+#endif
+}
+
 void Api::Ready(HttpResponse& response) {
   bool monitoring_ready = !monitoring_ || monitoring_->ready();
-  bool ready = catalogs_->AllReady() && monitoring_ready;
+  bool recommenders_ready = !recommenders_ || recommenders_->AllReady();
+  bool ready = catalogs_->AllReady() && monitoring_ready && recommenders_ready;
   response.status = ready ? 200 : 503;
   JsonWriter w(&response.body);
   w.BeginObject().Key("status").String(ready ? "ready" : "not_ready").Key("catalogs").BeginObject();
   for (const auto& info : catalogs_->List()) w.Key(info.name).String(pipeline::CatalogStateName(info.state));
   w.EndObject();
   w.Key("monitoring").String(!monitoring_ ? "off" : monitoring_ready ? "ready" : "starting");
+  if (recommenders_) {
+    w.Key("recommenders").BeginObject();
+    for (const auto& c : recommenders_->Catalogs()) w.Key(c).String(recommenders_->Get(c) ? "ready" : "loading");
+    w.EndObject();
+  }
   w.EndObject();
 }
 
@@ -304,7 +361,8 @@ void Api::Product(std::string_view catalog, std::string_view id, HttpResponse& r
   if (!doc) return SetError(response, NotFound("no product '" + std::string(id) + "' in catalog '" + std::string(catalog) + "'"));
   const catalog::Product& p = (*snap)->catalog->product(*doc);
   JsonWriter w(&response.body);
-  w.BeginObject().Key("id").String(p.id).Key("title").String(p.title);
+  w.BeginObject().Key("id").String(p.id);
+  if (!p.title.empty()) w.Key("title").String(p.title);
   if (!p.description.empty()) w.Key("description").String(p.description);
   if (!p.brand.empty()) w.Key("brand").String(p.brand);
   if (!p.category_path.empty()) {
@@ -361,6 +419,14 @@ void Api::Search(std::string_view catalog, const HttpRequest& request, HttpRespo
 #ifdef SHELFWATCH_TEST_HOOKS
     else if (key == "_test_sleep_ms" && options_.test_hooks) {
       std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(value.c_str())));
+    } else if (key == "_test_status" && options_.test_hooks) {
+      // An injected failure, e.g. to drive error-ratio alerts end to end.
+      int status = std::atoi(value.c_str());
+      if (status >= 400 && status < 600) {
+        response.status = status;
+        response.body = R"({"error":{"code":"injected","message":"failure injected by _test_status"}})";
+        return;
+      }
     }
 #endif
   }

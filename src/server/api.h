@@ -3,10 +3,13 @@
 //   GET /healthz                                 process alive
 //   GET /readyz                                  200 when every catalog is ready, else 503
 //   GET /metrics                                 Prometheus text format 0.0.4
+//   GET /, /assets/{file}                        the dashboard (embedded; builds with npm)
+//   GET /v1                                      this list of endpoints, as JSON
 //   GET /v1/catalogs                             catalogs with state and index statistics
 //   GET /v1/catalogs/{catalog}                   one catalog
 //   GET /v1/catalogs/{catalog}/search?q=&k=&offset=&msm=&exact_total=
 //   GET /v1/catalogs/{catalog}/products/{id}     one product
+//   GET /v1/catalogs/{catalog}/recommend?user=&session=&item=&items=&k=&exclude=
 //   POST /v1/events                              feedback events (JSON array or NDJSON)
 //   GET /v1/monitor/drift[?evaluate=true]        drift and data-quality reports
 //   GET /v1/monitor/business?window=1h           CTR, conversion, revenue... per variant
@@ -30,6 +33,7 @@
 #include "pipeline/catalog_registry.h"
 #include "server/http_server.h"
 #include "server/monitoring.h"
+#include "server/recommenders.h"
 
 namespace shelfwatch::server {
 
@@ -46,8 +50,9 @@ struct ApiOptions {
 class Api {
  public:
   // `monitoring` may be null: the feedback and monitor routes then answer 503.
+  // `recommenders` may be null: no catalog recommends.
   Api(pipeline::CatalogRegistry* catalogs, monitor::Registry* metrics, Monitoring* monitoring,
-      ApiOptions options = {});
+      Recommenders* recommenders, ApiOptions options = {});
   ~Api();
 
   void Handle(const HttpRequest& request, HttpResponse& response);
@@ -57,6 +62,7 @@ class Api {
   // Route labels, as they appear in metrics.
   enum Route : int {
     kRouteSearch,
+    kRouteRecommend,
     kRouteProduct,
     kRouteCatalog,
     kRouteCatalogs,
@@ -64,6 +70,8 @@ class Api {
     kRouteReadyz,
     kRouteMetrics,
     kRouteRoot,
+    kRouteAssets,
+    kRouteEndpoints,
     kRouteEvents,
     kRouteDrift,
     kRouteBusiness,
@@ -87,16 +95,23 @@ class Api {
   void PromQuery(const HttpRequest& request, HttpResponse& response, bool range);
   bool RequireMonitoring(HttpResponse& response);
   void Search(std::string_view catalog, const HttpRequest& request, HttpResponse& response);
+  void Recommend(std::string_view catalog, const HttpRequest& request, HttpResponse& response);
+  // Feeds attributed events to their catalog's recommender (histories, online co-visitation).
+  void FeedRecommenders(const std::vector<feedback::Event>& events);
   void Product(std::string_view catalog, std::string_view id, HttpResponse& response);
   void CatalogList(HttpResponse& response);
   void CatalogDetail(std::string_view catalog, HttpResponse& response);
   void Ready(HttpResponse& response);
+  void Endpoints(HttpResponse& response);
+  // The dashboard's files; false when `path` is none of them.
+  bool Dashboard(const HttpRequest& request, HttpResponse& response);
   void Record(Route route, int status, double seconds);
   CatalogMetrics* MetricsFor(std::string_view catalog);
 
   pipeline::CatalogRegistry* catalogs_;
   monitor::Registry* metrics_;
   Monitoring* monitoring_;
+  Recommenders* recommenders_;
   ApiOptions options_;
   monitor::Family<monitor::Counter>* requests_total_;
   std::array<monitor::Histogram*, kRouteCount> duration_{};

@@ -121,6 +121,7 @@ bool Api::Events(const HttpRequest& request, HttpResponse& response) {
   }
   feedback::ParsedBatch& batch = *parsed;
   feedback::AttributionCounts counts = feedback::Attribute(monitoring_->served(), batch.events);
+  FeedRecommenders(batch.events);
   monitor::OnlineMetrics& online = monitoring_->online();
   for (const auto& r : batch.rejections) online.RecordRejected(r.reason);
 

@@ -91,9 +91,22 @@ struct Monitoring::CatalogMonitors {
   bool with_category = false;
   std::unique_ptr<drift::DriftMonitor> search;
   std::unique_ptr<drift::DriftMonitor> terms;
+  std::unique_ptr<drift::DriftMonitor> recommend;  // null unless the catalog recommends
+  // Coverage: one bit per catalog doc, set when the doc is first recommended.
+  std::unique_ptr<std::atomic<uint64_t>[]> covered;
+  size_t docs = 0;
+  std::atomic<uint64_t> covered_count{0};
+  monitor::Histogram* diversity = nullptr;
   // References written to the data dir (by the evaluator thread, then by Stop after it ended).
   bool search_saved = false;
   bool terms_saved = false;
+  bool recommend_saved = false;
+
+  std::vector<std::pair<drift::DriftMonitor*, bool*>> Monitors() {
+    std::vector<std::pair<drift::DriftMonitor*, bool*>> m = {{search.get(), &search_saved}, {terms.get(), &terms_saved}};
+    if (recommend) m.emplace_back(recommend.get(), &recommend_saved);
+    return m;
+  }
 };
 
 Monitoring::Monitoring(MonitoringOptions options, monitor::Registry* registry)
@@ -154,6 +167,11 @@ Result<std::unique_ptr<Monitoring>> Monitoring::Open(MonitoringOptions options, 
   }
   m->history_->RegisterMetrics(*registry);
 
+  m->diversity_ = &registry->AddHistogram(
+      "shelfwatch_recommendation_category_diversity",
+      "Distinct categories among a recommendation's results divided by their number (intra-list diversity).",
+      {"catalog"}, {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0});
+
   // The log's and the store's own counters, read at scrape time.
   Monitoring* self = m.get();
   registry->AddCollector([self](monitor::SnapshotWriter& w) {
@@ -164,6 +182,19 @@ Result<std::unique_ptr<Monitoring>> Monitoring::Open(MonitoringOptions options, 
     w.Sample({{"outcome", "sampled_out"}}, static_cast<double>(s.sampled_out));
     w.Sample({{"outcome", "dropped"}}, static_cast<double>(s.dropped));
     w.Sample({{"outcome", "write_failed"}}, static_cast<double>(s.write_failures));
+    size_t n = self->catalog_count_.load(std::memory_order_acquire);
+    bool header = false;
+    for (size_t i = 0; i < n; ++i) {
+      const CatalogMonitors& cm = *self->catalogs_[i];
+      if (!cm.recommend || cm.docs == 0) continue;
+      if (!header) {
+        w.Header("shelfwatch_recommendation_catalog_coverage",
+                 "Share of the catalog recommended at least once since the server started.", monitor::MetricType::kGauge);
+        header = true;
+      }
+      w.Sample({{"catalog", cm.name}},
+               static_cast<double>(cm.covered_count.load(std::memory_order_relaxed)) / static_cast<double>(cm.docs));
+    }
     w.Header("shelfwatch_served_log_index_entries", "Recent served requests held in memory for attribution.",
              monitor::MetricType::kGauge);
     w.Sample({}, static_cast<double>(s.index_size));
@@ -230,7 +261,7 @@ void Monitoring::SaveReferences(bool only_unsaved) {
   size_t n = catalog_count_.load(std::memory_order_acquire);
   for (size_t i = 0; i < n; ++i) {
     CatalogMonitors& cm = *catalogs_[i];
-    for (auto [m, saved] : {std::pair{cm.search.get(), &cm.search_saved}, std::pair{cm.terms.get(), &cm.terms_saved}}) {
+    for (auto [m, saved] : cm.Monitors()) {
       if (only_unsaved && *saved) continue;
       std::string bytes = m->SerializeReference();
       if (bytes.empty()) continue;
@@ -285,6 +316,21 @@ Status Monitoring::OnCatalogReady(const pipeline::CatalogSnapshot& snapshot) {
   if (!terms.ok()) return terms.status();
   cm->search = std::move(search).value();
   cm->terms = std::move(terms).value();
+  if (options_.recommend_catalogs.count(snapshot.name)) {
+    auto rec = drift::DriftMonitor::Create(snapshot.name + "/recommend",
+                                           {drift::FeatureSpec::Numeric("results"), drift::FeatureSpec::Numeric("top_score"),
+                                            drift::FeatureSpec::Numeric("mean_score"),
+                                            drift::FeatureSpec::Categorical("top_reason"),
+                                            drift::FeatureSpec::Categorical("personalised")},
+                                           dopt, registry_);
+    if (!rec.ok()) return rec.status();
+    cm->recommend = std::move(rec).value();
+    cm->docs = cat.size();
+    size_t words = (cm->docs + 63) / 64;
+    cm->covered = std::make_unique<std::atomic<uint64_t>[]>(words);
+    for (size_t w = 0; w < words; ++w) cm->covered[w].store(0, std::memory_order_relaxed);
+    cm->diversity = &diversity_->WithLabels({snapshot.name});
+  }
 
   // The reference: the catalog's training queries when given, else one kept from an earlier
   // run, else the automatic one (first N searches / first H seconds).
@@ -312,7 +358,7 @@ Status Monitoring::OnCatalogReady(const pipeline::CatalogSnapshot& snapshot) {
     log::Info("drift reference built", {{"catalog", snapshot.name}, {"queries", std::to_string(queries->size())},
                                          {"path", ref->second.path}});
   } else {
-    for (drift::DriftMonitor* m : {cm->search.get(), cm->terms.get()}) {
+    for (auto [m, saved] : cm->Monitors()) {
       std::string path = ReferencePath(m->model());
       if (path.empty() || !std::filesystem::exists(path)) continue;
       std::ifstream f(path, std::ios::binary);
@@ -357,11 +403,49 @@ std::vector<drift::DriftReport> Monitoring::DriftReports(bool evaluate) {
   std::vector<drift::DriftReport> out;
   size_t n = catalog_count_.load(std::memory_order_acquire);
   for (size_t i = 0; i < n; ++i) {
-    for (drift::DriftMonitor* m : {catalogs_[i]->search.get(), catalogs_[i]->terms.get()}) {
-      out.push_back(evaluate ? m->Evaluate() : m->LastReport());
-    }
+    for (auto [m, saved] : catalogs_[i]->Monitors()) out.push_back(evaluate ? m->Evaluate() : m->LastReport());
   }
   return out;
+}
+
+void Monitoring::RecordRecommend(RecommendObservation&& o) {
+  online_->RecordServed(o.catalog, "recommend", o.variant, "", o.item_ids.size(), o.item_ids.empty());
+  CatalogMonitors* cm = MonitorsFor(o.catalog);
+  if (cm && cm->recommend) {
+    double mean = 0;
+    for (float s : o.scores) mean += s;
+    if (!o.scores.empty()) mean /= static_cast<double>(o.scores.size());
+    drift::FeatureValue row[5] = {
+        drift::FeatureValue::Number(static_cast<double>(o.item_ids.size())),
+        o.scores.empty() ? drift::FeatureValue::Missing() : drift::FeatureValue::Number(o.scores.front()),
+        o.scores.empty() ? drift::FeatureValue::Missing() : drift::FeatureValue::Number(mean),
+        o.top_reason.empty() ? drift::FeatureValue::Missing() : drift::FeatureValue::Category(o.top_reason),
+        drift::FeatureValue::Category(o.personalised ? "true" : "false")};
+    cm->recommend->Record(std::span<const drift::FeatureValue>(row, 5), static_cast<double>(UnixMillis()) / 1000.0);
+    uint64_t newly = 0;
+    for (uint32_t d : o.docs) {
+      if (d >= cm->docs) continue;
+      uint64_t bit = uint64_t{1} << (d % 64);
+      // fetch_or only when the bit is not already set: most recommendations repeat items.
+      if (cm->covered[d / 64].load(std::memory_order_relaxed) & bit) continue;
+      if (!(cm->covered[d / 64].fetch_or(bit, std::memory_order_relaxed) & bit)) ++newly;
+    }
+    if (newly) cm->covered_count.fetch_add(newly, std::memory_order_relaxed);
+    if (!o.item_ids.empty()) {
+      cm->diversity->Observe(static_cast<double>(o.distinct_categories) / static_cast<double>(o.item_ids.size()));
+    }
+  }
+  feedback::ServedRequest r;
+  r.request_id = std::move(o.request_id);
+  r.catalog = std::string(o.catalog);
+  r.endpoint = "recommend";
+  r.query = std::move(o.context);
+  r.variant = std::string(o.variant);
+  r.model_versions = std::string(o.model_versions);
+  r.item_ids = std::move(o.item_ids);
+  r.scores = std::move(o.scores);
+  r.total_hits = r.item_ids.size();
+  served_->Record(std::move(r));
 }
 
 void Monitoring::CountIngestFailure(std::string_view reason, uint64_t events) {

@@ -30,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <span>
 #include <string>
 #include <thread>
@@ -77,6 +78,7 @@ struct MonitoringOptions {
   uint64_t drift_reference_rows = 10000;  // auto reference from the first N searches (0: off)
   double drift_reference_seconds = 0;     // or from the first H seconds (0: off)
   std::map<std::string, DriftReferenceQueries> drift_references;  // by catalog
+  std::set<std::string> recommend_catalogs;  // catalogs that answer /recommend
 };
 
 // What the search route hands over after answering (views into its buffers).
@@ -92,6 +94,21 @@ struct SearchObservation {
   std::vector<float> scores;           // same length (moved into the log)
   std::string_view top_category;       // category of the first result; empty: none
   uint64_t total_hits = 0;
+};
+
+// What the recommend route hands over after answering.
+struct RecommendObservation {
+  std::string_view catalog;
+  std::string_view variant = "default";
+  std::string_view model_versions;
+  std::string request_id;
+  std::string context;                   // "user=u1 item=i2": what the served log keeps as its query
+  std::vector<std::string> item_ids;     // rank order (moved into the log)
+  std::vector<float> scores;             // same length
+  std::string_view top_reason;           // why the first result is there; empty: no result
+  bool personalised = false;             // false: popularity only
+  std::span<const uint32_t> docs;        // catalog doc ids of the results (coverage)
+  size_t distinct_categories = 0;        // among the results (intra-list diversity)
 };
 
 class Monitoring {
@@ -121,6 +138,11 @@ class Monitoring {
 
   // Request path: see the header comment for its cost.
   void RecordSearch(SearchObservation&& observation);
+  // The same for a recommendation: online metrics, the served-request log, the drift monitor
+  // "<catalog>/recommend" (results, top and mean score, top result's reason, personalised),
+  // catalog coverage (distinct items ever recommended / catalog size) and intra-list category
+  // diversity (distinct categories / results).
+  void RecordRecommend(RecommendObservation&& observation);
 
   monitor::OnlineMetrics& online() { return *online_; }
   feedback::ServedRequestLog& served() { return *served_; }
@@ -149,6 +171,7 @@ class Monitoring {
   std::unique_ptr<feedback::EventStore> events_;
   std::unique_ptr<monitor::MetricHistory> history_;
   monitor::Family<monitor::Counter>* ingest_failures_ = nullptr;
+  monitor::Family<monitor::Histogram>* diversity_ = nullptr;
 
   // Catalogs get monitors once, when first ready; the request path reads this list without a
   // lock through the atomic count (entries are appended under mu_ and never removed).
