@@ -1,6 +1,7 @@
 // shelfwatch bench: closed-loop HTTP load over real queries, per concurrency level.
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdio>
+#include <map>
 #include <random>
 #include <simdjson.h>
 #include <sstream>
@@ -71,6 +72,40 @@ Result<std::vector<std::string>> ReadQueries(const std::string& path, eval::Spli
     out.push_back(row[q_col]);
   }
   if (out.empty()) return InvalidArgument(path + ": no queries in the chosen split");
+  return out;
+}
+
+// /recommend targets over an interaction log: per user, a user= request, an item= request for
+// the user's last item and a session request with their last three items.
+Result<std::vector<std::string>> RecommendTargets(const std::string& path, const std::string& catalog, int k) {
+  auto reader = catalog::CsvReader::Open(path);
+  if (!reader.ok()) return reader.status();
+  auto& r = **reader;
+  std::vector<std::string> row;
+  if (!r.Next(&row)) return InvalidArgument(path + ": empty file");
+  int user_col = -1, item_col = -1;
+  for (size_t i = 0; i < row.size(); ++i) {
+    if (row[i] == "user_id") user_col = static_cast<int>(i);
+    if (row[i] == "item_id") item_col = static_cast<int>(i);
+  }
+  if (user_col < 0 || item_col < 0) return InvalidArgument(path + ": needs user_id and item_id columns");
+  std::map<std::string, std::vector<std::string>> items_by_user;
+  while (r.Next(&row)) {
+    if (static_cast<int>(row.size()) <= std::max(user_col, item_col)) continue;
+    items_by_user[row[user_col]].push_back(row[item_col]);
+  }
+  std::vector<std::string> out;
+  std::string base = "/v1/catalogs/" + catalog + "/recommend?k=" + std::to_string(k) + "&";
+  for (const auto& [user, items] : items_by_user) {
+    out.push_back(base + "user=" + UrlEncode(user) + "&exclude=seen");
+    out.push_back(base + "item=" + UrlEncode(items.back()));
+    std::string session;
+    for (size_t i = items.size() > 3 ? items.size() - 3 : 0; i < items.size(); ++i) {
+      session += (session.empty() ? "" : ",") + items[i];
+    }
+    out.push_back(base + "items=" + UrlEncode(session));
+  }
+  if (out.empty()) return InvalidArgument(path + ": no interactions");
   return out;
 }
 
@@ -153,6 +188,9 @@ int RunBench(int argc, char** argv) {
                   {"k", "N", "results per search", "10"},
                   {"params", "QUERY", "extra query parameters appended to each request (e.g. msm=2)", ""},
                   {"threads", "N", "client I/O threads", "1"},
+                  {"recommend", "EVENTS.csv",
+                   "instead of searching, ask /recommend for the users and items of this interaction log "
+                   "(user_id,item_id columns): alternately user=, item= and session items=", ""},
                   {"events-batch", "N",
                    "instead of searching, POST /v1/events batches of N feedback events aimed at the results "
                    "of real searches (0: search)", "0"},
@@ -163,7 +201,10 @@ int RunBench(int argc, char** argv) {
     std::fprintf(stderr, "shelfwatch bench: %s\n", st.message().c_str());
     return code;
   };
-  if (flags.Get("queries").empty()) return fail(InvalidArgument("--queries is required"), 2);
+  std::string recommend_events = flags.Get("recommend");
+  if (flags.Get("queries").empty() && recommend_events.empty()) {
+    return fail(InvalidArgument("--queries (or --recommend) is required"), 2);
+  }
   LoadOptions lo;
   if (Status st = ParseUrl(flags.Get("url"), &lo.host, &lo.port); !st.ok()) return fail(st, 2);
   auto split = eval::ParseSplit(flags.Get("split"));
@@ -186,8 +227,15 @@ int RunBench(int argc, char** argv) {
       levels.push_back(c);
     }
   }
-  auto queries = ReadQueries(flags.Get("queries"), *split);
-  if (!queries.ok()) return fail(queries.status(), 1);
+  Result<std::vector<std::string>> queries = std::vector<std::string>{};
+  if (!recommend_events.empty()) {
+    auto targets = RecommendTargets(recommend_events, flags.Get("catalog"), static_cast<int>(*k));
+    if (!targets.ok()) return fail(targets.status(), 1);
+    lo.targets = std::move(targets).value();
+  } else {
+    queries = ReadQueries(flags.Get("queries"), *split);
+    if (!queries.ok()) return fail(queries.status(), 1);
+  }
   std::string extra = flags.Get("params");
   for (const auto& q : *queries) {
     std::string t = "/v1/catalogs/" + flags.Get("catalog") + "/search?q=" + UrlEncode(q) + "&k=" + std::to_string(*k);
@@ -210,10 +258,10 @@ int RunBench(int argc, char** argv) {
   JsonWriter w(&out);
   if (json) {
     w.BeginObject().Key("url").String(flags.Get("url")).Key("catalog").String(flags.Get("catalog"));
-    w.Key("queries").Uint(queries->size()).Key("duration_s").Double(lo.duration_s).Key("levels").BeginArray();
+    w.Key("targets").Uint(lo.targets.size()).Key("duration_s").Double(lo.duration_s).Key("levels").BeginArray();
   } else {
-    std::printf("shelfwatch bench: %s, catalog %s, %zu queries, %.0fs per level (+%.0fs warm-up)\n",
-                flags.Get("url").c_str(), flags.Get("catalog").c_str(), queries->size(), lo.duration_s, lo.warmup_s);
+    std::printf("shelfwatch bench: %s, catalog %s, %zu request targets, %.0fs per level (+%.0fs warm-up)\n",
+                flags.Get("url").c_str(), flags.Get("catalog").c_str(), lo.targets.size(), lo.duration_s, lo.warmup_s);
     if (per_request > 1) std::printf("POST /v1/events, %zu events per request\n", per_request);
     std::printf("%11s %10s %12s %9s %9s %9s %9s %9s %8s\n", "concurrency", "requests", "throughput/s", "p50_ms",
                 "p90_ms", "p99_ms", "p99.9_ms", "max_ms", "errors");

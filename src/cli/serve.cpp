@@ -65,6 +65,9 @@ Flags ServeFlags() {
            "build catalog NAME's drift reference by running these queries (e.g. its training queries)", ""},
           {"recommender", "CATALOG=EVENTS.csv[,models=DIR]",
            "answer /recommend for CATALOG: models from DIR (shelfwatch train recommender), else trained from the events at start; the events also seed user histories", ""},
+          {"drift-thresholds", "KEY=V,...",
+           "drift thresholds for every monitored input (wasserstein_normed, jensen_shannon, ks_p_value, "
+           "chi_squared_p_value, psi_warn, psi_alert, share_drifted_dims; Evidently's defaults otherwise)", ""},
           {"drift-reference-rows", "N", "otherwise freeze the reference from the first N searches (0: off)", "10000"},
           {"drift-reference-window", "DURATION", "or from the first searches of this long (0: off)", "0"},
 #ifdef SHELFWATCH_TEST_HOOKS
@@ -230,6 +233,9 @@ int RunServe(int argc, char** argv) {
     mo.events_max_age_ms = static_cast<int64_t>(events_age * 1000);
     mo.history_interval_ms = static_cast<int64_t>(history_interval * 1000);
     mo.history_retention_ms = static_cast<int64_t>(history_retention * 1000);
+    auto thresholds = server::ParseDriftThresholds(flags.Get("drift-thresholds"));
+    if (!thresholds.ok()) return usage_error(thresholds.status());
+    mo.drift_thresholds = *thresholds;
     for (const auto& text : flags.GetAll("drift-reference")) {
       auto ref = server::ParseDriftReferenceSpec(text);
       if (!ref.ok()) return usage_error(ref.status());

@@ -1,6 +1,7 @@
 #include "server/monitoring.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -19,6 +20,12 @@ namespace {
 // catalogs whose products carry categories (a feature that is always missing would only
 // inflate the data-quality counters).
 enum SearchFeature { kQueryChars, kQueryTerms, kTotalHits, kResults, kTopScore, kLastScore, kTopCategory };
+
+std::vector<drift::FeatureSpec> WithThresholds(std::vector<drift::FeatureSpec> features,
+                                               const drift::DriftThresholds& t) {
+  for (auto& f : features) f.thresholds = t;
+  return features;
+}
 
 std::vector<drift::FeatureSpec> SearchFeatures(bool with_category) {
   std::vector<drift::FeatureSpec> f = {
@@ -59,6 +66,39 @@ std::string FileSafe(const std::string& model) {
 }
 
 }  // namespace
+
+Result<drift::DriftThresholds> ParseDriftThresholds(std::string_view text, drift::DriftThresholds t) {
+  while (!text.empty()) {
+    size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    if (item.empty()) continue;
+    size_t eq = item.find('=');
+    std::string key(item.substr(0, eq));
+    double v = eq == std::string_view::npos ? -1 : std::strtod(std::string(item.substr(eq + 1)).c_str(), nullptr);
+    if (!(v > 0 && v < 1e6)) return InvalidArgument("--drift-thresholds: '" + std::string(item) + "' needs a positive value");
+    if (key == "wasserstein_normed") {
+      t.wasserstein_normed = v;
+    } else if (key == "jensen_shannon") {
+      t.jensen_shannon = v;
+    } else if (key == "ks_p_value") {
+      t.ks_p_value = v;
+    } else if (key == "chi_squared_p_value") {
+      t.chi_squared_p_value = v;
+    } else if (key == "psi_warn") {
+      t.psi_warn = v;
+    } else if (key == "psi_alert") {
+      t.psi_alert = v;
+    } else if (key == "share_drifted_dims") {
+      t.share_drifted_dims = v;
+    } else {
+      return InvalidArgument("--drift-thresholds: unknown key '" + key +
+                             "' (known: wasserstein_normed, jensen_shannon, ks_p_value, chi_squared_p_value, "
+                             "psi_warn, psi_alert, share_drifted_dims)");
+    }
+  }
+  return t;
+}
 
 Result<std::pair<std::string, DriftReferenceQueries>> ParseDriftReferenceSpec(std::string_view text) {
   size_t eq = text.find('=');
@@ -305,24 +345,28 @@ Status Monitoring::OnCatalogReady(const pipeline::CatalogSnapshot& snapshot) {
   dopt.bucket_seconds = options_.drift_bucket_s;
   dopt.auto_reference.first_rows = options_.drift_reference_rows;
   dopt.auto_reference.first_seconds = options_.drift_reference_seconds;
-  auto search = drift::DriftMonitor::Create(snapshot.name + "/search", SearchFeatures(cm->with_category), dopt, registry_);
+  const drift::DriftThresholds& th = options_.drift_thresholds;
+  auto search = drift::DriftMonitor::Create(snapshot.name + "/search",
+                                            WithThresholds(SearchFeatures(cm->with_category), th), dopt, registry_);
   if (!search.ok()) return search.status();
   // The term monitor sees several rows per search: its automatic reference waits for
   // proportionally more of them.
   drift::DriftMonitorOptions topt = dopt;
   topt.auto_reference.first_rows = options_.drift_reference_rows * 3;
   auto terms = drift::DriftMonitor::Create(snapshot.name + "/query_terms",
-                                           {drift::FeatureSpec::Categorical("query_term")}, topt, registry_);
+                                           WithThresholds({drift::FeatureSpec::Categorical("query_term")}, th), topt,
+                                           registry_);
   if (!terms.ok()) return terms.status();
   cm->search = std::move(search).value();
   cm->terms = std::move(terms).value();
   if (options_.recommend_catalogs.count(snapshot.name)) {
-    auto rec = drift::DriftMonitor::Create(snapshot.name + "/recommend",
-                                           {drift::FeatureSpec::Numeric("results"), drift::FeatureSpec::Numeric("top_score"),
-                                            drift::FeatureSpec::Numeric("mean_score"),
-                                            drift::FeatureSpec::Categorical("top_reason"),
-                                            drift::FeatureSpec::Categorical("personalised")},
-                                           dopt, registry_);
+    auto rec = drift::DriftMonitor::Create(
+        snapshot.name + "/recommend",
+        WithThresholds({drift::FeatureSpec::Numeric("results"), drift::FeatureSpec::Numeric("top_score"),
+                        drift::FeatureSpec::Numeric("mean_score"), drift::FeatureSpec::Categorical("top_reason"),
+                        drift::FeatureSpec::Categorical("personalised")},
+                       th),
+        dopt, registry_);
     if (!rec.ok()) return rec.status();
     cm->recommend = std::move(rec).value();
     cm->docs = cat.size();

@@ -55,6 +55,12 @@ struct DriftReferenceQueries {
   eval::Split split = eval::Split::kTrain;
 };
 
+// "wasserstein_normed=0.1,psi_alert=0.25,..." as given to --drift-thresholds, over `base`.
+// Keys: wasserstein_normed, jensen_shannon, ks_p_value, chi_squared_p_value, psi_warn,
+// psi_alert, share_drifted_dims.
+Result<monitor::drift::DriftThresholds> ParseDriftThresholds(std::string_view text,
+                                                             monitor::drift::DriftThresholds base = {});
+
 // "NAME=PATH[,split=train|test|all]" as given to --drift-reference.
 Result<std::pair<std::string, DriftReferenceQueries>> ParseDriftReferenceSpec(std::string_view text);
 
@@ -75,6 +81,7 @@ struct MonitoringOptions {
   double drift_window_s = 3600;
   double drift_bucket_s = 60;
   double drift_interval_s = 60;           // evaluation period; 0: only on request
+  monitor::drift::DriftThresholds drift_thresholds;  // for every monitored feature
   uint64_t drift_reference_rows = 10000;  // auto reference from the first N searches (0: off)
   double drift_reference_seconds = 0;     // or from the first H seconds (0: off)
   std::map<std::string, DriftReferenceQueries> drift_references;  // by catalog

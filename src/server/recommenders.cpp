@@ -8,7 +8,7 @@ namespace shelfwatch::server {
 Result<RecommenderSpec> ParseRecommenderSpec(std::string_view text) {
   size_t eq = text.find('=');
   if (eq == std::string_view::npos || eq == 0 || eq + 1 == text.size()) {
-    return InvalidArgument("--recommender wants CATALOG=EVENTS.csv[,models=DIR], got '" + std::string(text) + "'");
+    return InvalidArgument("--recommender wants CATALOG=EVENTS.csv[,models=DIR][,tune=false], got '" + std::string(text) + "'");
   }
   RecommenderSpec spec;
   spec.catalog = std::string(text.substr(0, eq));
@@ -21,8 +21,10 @@ Result<RecommenderSpec> ParseRecommenderSpec(std::string_view text) {
     std::string_view opt = rest.substr(0, comma);
     if (opt.substr(0, 7) == "models=") {
       spec.options.model_dir = std::string(opt.substr(7));
+    } else if (opt == "tune=false" || opt == "tune=true") {
+      spec.options.tune_blend = opt == "tune=true";
     } else {
-      return InvalidArgument("--recommender: unknown option '" + std::string(opt) + "' (known: models)");
+      return InvalidArgument("--recommender: unknown option '" + std::string(opt) + "' (known: models, tune)");
     }
   }
   return spec;

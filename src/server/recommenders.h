@@ -16,7 +16,8 @@
 
 namespace shelfwatch::server {
 
-// "CATALOG=EVENTS.csv[,models=DIR]" as given to --recommender.
+// "CATALOG=EVENTS.csv[,models=DIR][,tune=false]" as given to --recommender (tune: fit the blend
+// weights on a validation split when training at start; off starts faster).
 struct RecommenderSpec {
   std::string catalog;
   recommend::ServiceOptions options;
