@@ -14,6 +14,8 @@ PACKAGES=(
   prometheus prometheus-alertmanager                              # real Prometheus / Alertmanager in integration tests
   chromium                                                        # headless browser for the dashboard test
   libeigen3-dev                                                   # linear algebra for recommenders
+  libxgboost-dev libtorch-dev libopenblas0-pthread libhnswlib-dev # model backends (OpenBLAS: ~25x faster than reference BLAS)
+  python3-torch python3-xgboost                                   # test fixtures are made by scripts
   ccache                                                          # compiler cache (used when present)
   wrk                                                             # HTTP cross-check in benchmarks
 )
