@@ -60,6 +60,7 @@ Flags ServeFlags() {
           {"history-max-bytes", "N", "memory bound of the metric history", "67108864"},
           {"drift-window", "DURATION", "current window compared with the drift reference", "1h"},
           {"drift-bucket", "DURATION", "time resolution of drift windows", "60s"},
+          {"drift-retention", "DURATION", "drift history kept for references taken from a time range", "2h"},
           {"drift-interval", "DURATION", "drift evaluation period (0: only on GET /v1/monitor/drift?evaluate=true)", "60s"},
           {"drift-reference", "NAME=QUERIES.csv[,split=train]",
            "build catalog NAME's drift reference by running these queries (e.g. its training queries)", ""},
@@ -223,6 +224,7 @@ int RunServe(int argc, char** argv) {
                                   DurationFlag{"history-retention", &history_retention},
                                   DurationFlag{"drift-window", &mo.drift_window_s}, DurationFlag{"drift-bucket", &mo.drift_bucket_s},
                                   DurationFlag{"drift-interval", &mo.drift_interval_s},
+                                  DurationFlag{"drift-retention", &mo.drift_retention_s},
                                   DurationFlag{"drift-reference-window", &mo.drift_reference_seconds}}) {
       *d.seconds = ParseDurationSeconds(flags.Get(d.name));
       if (*d.seconds < 0) {

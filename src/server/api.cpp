@@ -193,6 +193,11 @@ Api::Route Api::Dispatch(const HttpRequest& request, HttpResponse& response, boo
       PromQuery(request, response, r == kRouteQueryRange);
       return r;
     }
+    if (path == "/v1/monitor/drift/reference") {
+      if (request.method != "POST") return MethodNotAllowed(response, "POST"), kRouteDrift;
+      DriftReference(request, response);
+      return kRouteDrift;
+    }
     if (path.substr(0, kMonitor.size()) == kMonitor) {
       Route r = what == "drift" ? kRouteDrift : what == "business" ? kRouteBusiness : what == "queries" ? kRouteQueries : kRouteUnmatched;
       if (r != kRouteUnmatched) {
@@ -290,7 +295,8 @@ void Api::Endpoints(HttpResponse& response) {
                         "GET /v1/catalogs/{catalog}/search?q=&k=&offset=&msm=",
                         "GET /v1/catalogs/{catalog}/products/{id}",
                         "GET /v1/catalogs/{catalog}/recommend?user=&session=&item=&items=&k=&exclude=",
-                        "POST /v1/events", "GET /v1/monitor/drift", "GET /v1/monitor/business?window=",
+                        "POST /v1/events", "GET /v1/monitor/drift",
+                        "POST /v1/monitor/drift/reference?model=&start=&end=", "GET /v1/monitor/business?window=",
                         "GET /v1/monitor/queries?catalog=&kind=top|zero_result&n=",
                         "GET /v1/monitor/query?query=&time=", "GET /v1/monitor/query_range?query=&start=&end=&step="}) {
     w.String(e);

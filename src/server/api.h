@@ -12,6 +12,7 @@
 //   GET /v1/catalogs/{catalog}/recommend?user=&session=&item=&items=&k=&exclude=
 //   POST /v1/events                              feedback events (JSON array or NDJSON)
 //   GET /v1/monitor/drift[?evaluate=true]        drift and data-quality reports
+//   POST /v1/monitor/drift/reference?model=&start=&end=   reference from a time range
 //   GET /v1/monitor/business?window=1h           CTR, conversion, revenue... per variant
 //   GET /v1/monitor/queries?catalog=&kind=&n=    top (zero-result) queries
 //   GET|POST /v1/monitor/query, /query_range     PromQL over the embedded metric history
@@ -90,6 +91,7 @@ class Api {
   Route Dispatch(const HttpRequest& request, HttpResponse& response, bool* deferred);
   bool Events(const HttpRequest& request, HttpResponse& response);  // true: deferred
   void Drift(const HttpRequest& request, HttpResponse& response);
+  void DriftReference(const HttpRequest& request, HttpResponse& response);
   void Business(const HttpRequest& request, HttpResponse& response);
   void TopQueries(const HttpRequest& request, HttpResponse& response);
   void PromQuery(const HttpRequest& request, HttpResponse& response, bool range);

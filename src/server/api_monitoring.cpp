@@ -189,6 +189,25 @@ void Api::Drift(const HttpRequest& request, HttpResponse& response) {
   response.body = monitor::drift::DriftReportJson(reports);
 }
 
+void Api::DriftReference(const HttpRequest& request, HttpResponse& response) {
+  if (!RequireMonitoring(response)) return;
+  monitor::QueryParams params;
+  std::string error;
+  if (!ParamsOf(request, &params, &error)) return SetError(response, InvalidArgument(error));
+  if (params["model"].empty()) return SetError(response, InvalidArgument("model is required, e.g. homedepot/search"));
+  auto start = monitor::ParseApiTime(params["start"]);
+  auto end = monitor::ParseApiTime(params["end"]);
+  if (!start.ok() || !end.ok()) {
+    return SetError(response, InvalidArgument("start and end are required: RFC 3339 or Unix seconds"));
+  }
+  Status st = monitoring_->SetReferenceFromWindow(params["model"], static_cast<double>(*start) / 1000.0,
+                                                  static_cast<double>(*end) / 1000.0);
+  if (!st.ok()) return SetError(response, st);
+  auto reports = monitoring_->DriftReports(true);
+  std::erase_if(reports, [&](const monitor::drift::DriftReport& r) { return r.model != params["model"]; });
+  response.body = monitor::drift::DriftReportJson(reports);
+}
+
 void Api::TopQueries(const HttpRequest& request, HttpResponse& response) {
   if (!RequireMonitoring(response)) return;
   monitor::QueryParams params;

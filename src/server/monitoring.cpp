@@ -342,6 +342,7 @@ Status Monitoring::OnCatalogReady(const pipeline::CatalogSnapshot& snapshot) {
 
   drift::DriftMonitorOptions dopt;
   dopt.window_seconds = options_.drift_window_s;
+  dopt.retention_seconds = std::max(options_.drift_retention_s, options_.drift_window_s);
   dopt.bucket_seconds = options_.drift_bucket_s;
   dopt.auto_reference.first_rows = options_.drift_reference_rows;
   dopt.auto_reference.first_seconds = options_.drift_reference_seconds;
@@ -490,6 +491,19 @@ void Monitoring::RecordRecommend(RecommendObservation&& o) {
   r.scores = std::move(o.scores);
   r.total_hits = r.item_ids.size();
   served_->Record(std::move(r));
+}
+
+Status Monitoring::SetReferenceFromWindow(std::string_view model, double start, double end) {
+  size_t n = catalog_count_.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; ++i) {
+    for (auto [m, saved] : catalogs_[i]->Monitors()) {
+      if (m->model() != model) continue;
+      Status st = m->SetReferenceFromWindow(start, end);
+      if (st.ok()) *saved = false;  // the evaluator writes the new one
+      return st;
+    }
+  }
+  return NotFound("no drift monitor '" + std::string(model) + "'");
 }
 
 void Monitoring::CountIngestFailure(std::string_view reason, uint64_t events) {

@@ -81,6 +81,7 @@ struct MonitoringOptions {
   double drift_window_s = 3600;
   double drift_bucket_s = 60;
   double drift_interval_s = 60;           // evaluation period; 0: only on request
+  double drift_retention_s = 7200;        // history kept for references from a time range (>= window)
   monitor::drift::DriftThresholds drift_thresholds;  // for every monitored feature
   uint64_t drift_reference_rows = 10000;  // auto reference from the first N searches (0: off)
   double drift_reference_seconds = 0;     // or from the first H seconds (0: off)
@@ -160,6 +161,10 @@ class Monitoring {
 
   // The latest report of every drift monitor (evaluated now when `evaluate`), by model name.
   std::vector<monitor::drift::DriftReport> DriftReports(bool evaluate);
+  // Makes the observations of [start, end) the reference of monitor `model` ("<catalog>/search").
+  // kNotFound for an unknown model; the monitor's errors otherwise (range outside the retained
+  // history or empty).
+  Status SetReferenceFromWindow(std::string_view model, double start_unix_s, double end_unix_s);
   // Names feedback ingestion failures (store_error, queue_full, too_large, bad_body).
   void CountIngestFailure(std::string_view reason, uint64_t events = 1);
 
