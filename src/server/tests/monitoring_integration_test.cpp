@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -420,6 +421,40 @@ TEST_F(DriftThroughServer, QueryMixSwitchedToOneProductFamilyIsFlagged) {
   EXPECT_TRUE(Feature(report, "homedepot/search", "total_hits")["drifted"]);
   EXPECT_EQ(MetricValue(server.port(), R"(shelfwatch_drift_detected{model="homedepot/query_terms",feature="query_term"})"), 1);
   EXPECT_EQ(MetricValue(server.port(), R"(shelfwatch_drift_status{model="homedepot/query_terms",feature="query_term"})"), 2);
+  std::filesystem::remove_all(dir);
+}
+
+// A reference chosen as a time range of live traffic ("last week was normal") instead of the
+// training queries: what came after it is compared against it.
+TEST_F(DriftThroughServer, ReferenceFromAChosenTimeRangeOfTraffic) {
+  std::string dir = testing::MakeTempDir("sw-drift-window");
+  TestServer server({"--catalog", Catalog(), "--data-dir", dir, "--drift-interval", "0", "--drift-bucket", "1s",
+                     "--drift-reference-rows", "0"});
+  ASSERT_TRUE(server.WaitReady()) << server.Log();
+  HttpClient c(server.port());
+  auto test = Queries(eval::Split::kTest);
+  auto now_s = [] {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  };
+  double start = std::floor(now_s());
+  for (size_t i = 0; i < 800; ++i) Search(c, test[i * 2]);
+  // Whole buckets: wait for the next second so the range ends where the next traffic begins.
+  double end = std::floor(now_s()) + 1;
+  std::this_thread::sleep_until(std::chrono::system_clock::time_point(std::chrono::milliseconds(static_cast<int64_t>(end * 1000) + 50)));
+  char params[160];
+  std::snprintf(params, sizeof params, "?model=homedepot/query_terms&start=%.0f&end=%.0f", start, end);
+  auto r = c.Request("POST", std::string("/v1/monitor/drift/reference") + params);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json set = json::parse(r.body);
+  EXPECT_EQ(set["monitors"][0]["reference"]["source"], "window");
+  EXPECT_GE(set["monitors"][0]["reference"]["rows"].get<int>(), 800);
+
+  for (int i = 0; i < 600; ++i) Search(c, i % 2 ? "interior paint" : "exterior paint primer");
+  json report = Evaluate(server.port());
+  const json& term = Feature(report, "homedepot/query_terms", "query_term");
+  EXPECT_TRUE(term["drifted"]) << term.dump();
+  EXPECT_EQ(c.Request("POST", "/v1/monitor/drift/reference?model=nope&start=1&end=2").status, 404);
+  EXPECT_EQ(c.Request("POST", "/v1/monitor/drift/reference?model=homedepot/search").status, 400);
   std::filesystem::remove_all(dir);
 }
 
