@@ -10,5 +10,6 @@ int RunBench(int argc, char** argv);
 int RunEvalRec(int argc, char** argv);
 int RunTrain(int argc, char** argv);  // "train recommender ..."
 int RunExport(int argc, char** argv);
+int RunCheckConfig(int argc, char** argv);
 
 }  // namespace shelfwatch::cli

@@ -1,5 +1,7 @@
 #include "cli/flags.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -64,6 +66,125 @@ std::optional<int> Flags::ParseCommandLine(int argc, char** argv) {
     return 0;
   }
   return std::nullopt;
+}
+
+namespace {
+
+std::string Where(const std::string& path, const YAML::Mark& mark) {
+  return path + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
+// A list item written as a mapping: {name: x, path: p, k1: 0.2} -> "x=p,k1=0.2".
+bool SpecFromMapping(const YAML::Node& item, std::string* out, std::string* error) {
+  std::string name, path, rest;
+  for (const auto& kv : item) {
+    if (!kv.second.IsScalar()) {
+      *error = "'" + kv.first.as<std::string>() + "' must be a plain value";
+      return false;
+    }
+    std::string k = kv.first.as<std::string>(), v = kv.second.as<std::string>();
+    if (k == "name") {
+      name = v;
+    } else if (k == "path") {
+      path = v;
+    } else {
+      rest += "," + k + "=" + v;
+    }
+  }
+  if (name.empty() || path.empty()) {
+    *error = "a mapping item needs name and path";
+    return false;
+  }
+  *out = name + "=" + path + rest;
+  return true;
+}
+
+}  // namespace
+
+bool Flags::MergeYaml(const std::string& path, std::vector<std::string>* errors) {
+  size_t before = errors->size();
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    errors->push_back(path + ": cannot read the file");
+    return false;
+  } catch (const YAML::Exception& e) {
+    errors->push_back(Where(path, e.mark) + ": " + e.msg);
+    return false;
+  }
+  if (root.IsNull()) return true;  // an empty file sets nothing
+  if (!root.IsMap()) {
+    errors->push_back(Where(path, root.Mark()) + ": the file must be a mapping of setting: value");
+    return false;
+  }
+  std::map<std::string, std::vector<std::string>> read;
+  for (const auto& kv : root) {
+    std::string where = Where(path, kv.first.Mark());
+    std::string name = kv.first.IsScalar() ? kv.first.as<std::string>() : "";
+    for (char& c : name) c = c == '_' ? '-' : c;
+    const Spec* spec = Find(name);
+    if (!spec || name == "help" || name == "config") {
+      errors->push_back(where + ": unknown setting '" + name + "' (settings are the flags of --help)");
+      continue;
+    }
+    if (read.count(name)) {
+      errors->push_back(where + ": '" + name + "' is set twice");
+      continue;
+    }
+    const YAML::Node& v = kv.second;
+    std::vector<std::string> values;
+    if (v.IsSequence()) {
+      if (!spec->repeated) {
+        errors->push_back(where + ": '" + name + "' takes one value, not a list");
+        continue;
+      }
+      for (const auto& item : v) {
+        std::string text, error;
+        if (item.IsScalar()) {
+          values.push_back(item.as<std::string>());
+        } else if (item.IsMap() && SpecFromMapping(item, &text, &error)) {
+          values.push_back(text);
+        } else {
+          errors->push_back(Where(path, item.Mark()) + ": " + (error.empty() ? "a list item must be a value" : error));
+        }
+      }
+    } else if (v.IsScalar()) {
+      std::string text = v.as<std::string>();
+      if (spec->value_name.empty() && text != "true" && text != "false") {
+        errors->push_back(Where(path, v.Mark()) + ": '" + name + "' is a switch: true or false");
+        continue;
+      }
+      values.push_back(text);
+    } else if (v.IsMap() && spec->repeated) {
+      std::string text, error;
+      if (!SpecFromMapping(v, &text, &error)) {
+        errors->push_back(Where(path, v.Mark()) + ": " + error);
+        continue;
+      }
+      values.push_back(text);
+    } else {
+      errors->push_back(Where(path, v.Mark()) + ": '" + name + "' needs a value");
+      continue;
+    }
+    read[name] = std::move(values);
+    origins_[name] = Where(path, v.Mark());
+  }
+  // The good settings are kept even when others are wrong, so that a check can go on to
+  // report the mistakes in their values too.
+  for (auto& [name, values] : read) {
+    if (values_.count(name)) {
+      origins_.erase(name);  // the command line wins
+      continue;
+    }
+    values_[name] = std::move(values);
+  }
+  return errors->size() == before;
+}
+
+std::string Flags::Origin(const std::string& name) const {
+  auto it = origins_.find(name);
+  return it == origins_.end() ? "--" + name + ": " : it->second + ": ";
 }
 
 bool Flags::Has(const std::string& name) const { return values_.count(name) > 0; }

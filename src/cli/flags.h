@@ -27,6 +27,19 @@ class Flags {
 
   // Parses argv after the subcommand. Unknown flags and missing values are errors.
   Status Parse(int argc, char** argv);
+  // Reads settings from a YAML file whose keys are flag names (--drift-window is
+  // `drift-window:` or `drift_window:`): scalars for single flags, true/false for switches,
+  // lists for repeated flags; a list item may be a mapping {name, path, key: value...}, read
+  // as "name=path,key=value,...". Settings given on the command line win. Every mistake is
+  // appended to *errors as "FILE:LINE:COL: message"; returns false when there was any (the
+  // valid settings are merged all the same).
+  bool MergeYaml(const std::string& path, std::vector<std::string>* errors);
+  // Where a flag's value came from, for messages: "FILE:LINE:COL: " for one read from YAML,
+  // "--name: " otherwise.
+  std::string Origin(const std::string& name) const;
+  // The values as parsed (flags given; not defaults), for GET /v1/admin/config.
+  const std::map<std::string, std::vector<std::string>>& values() const { return values_; }
+  const std::vector<Spec>& specs() const { return specs_; }
   // Parse() for a subcommand's main: prints help (exit code 0) or the usage error (exit
   // code 2) and returns the code when the command should end now; nullopt to go on.
   std::optional<int> ParseCommandLine(int argc, char** argv);
@@ -46,6 +59,7 @@ class Flags {
   std::string command_, summary_;
   std::vector<Spec> specs_;
   std::map<std::string, std::vector<std::string>> values_;
+  std::map<std::string, std::string> origins_;  // flag -> "FILE:LINE:COL" for YAML values
   std::vector<std::string> positional_;
 };
 

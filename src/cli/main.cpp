@@ -18,6 +18,7 @@ constexpr const char* kUsage =
     "  eval-rec  offline evaluation of recommenders on a time split (Recall@20, NDCG@10, ...)\n"
     "  train     train recommender: recommendation models into a model repository\n"
     "  export    export training-data: served requests labelled by their feedback events\n"
+    "  check-config  validate a serve configuration file (YAML) and its rule files\n"
     "  version   print the version\n";
 
 }  // namespace
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   if (cmd == "eval-rec") return shelfwatch::cli::RunEvalRec(argc - 2, argv + 2);
   if (cmd == "train") return shelfwatch::cli::RunTrain(argc - 2, argv + 2);
   if (cmd == "export") return shelfwatch::cli::RunExport(argc - 2, argv + 2);
+  if (cmd == "check-config") return shelfwatch::cli::RunCheckConfig(argc - 2, argv + 2);
   if (cmd == "version" || cmd == "--version") {
     std::printf("shelfwatch %s (%s)\n", SHELFWATCH_VERSION, SHELFWATCH_REVISION);
     return 0;

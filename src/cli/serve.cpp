@@ -8,10 +8,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/serve_config.h"
 #include "common/clock.h"
 #include "common/json_writer.h"
 #include "common/log.h"
@@ -23,59 +25,6 @@
 
 namespace shelfwatch::cli {
 namespace {
-
-Flags ServeFlags() {
-  return Flags(
-      "serve",
-      "Serves one or more catalogs over HTTP. The server listens at once (/healthz answers 200)\n"
-      "and loads catalogs in the background; /readyz answers 200 when all are indexed.\n"
-      "SIGTERM or SIGINT: stop accepting, finish in-flight requests, exit 0.\n"
-      "\n"
-      "catalog spec: NAME=PATH[,key=value...], keys: format=csv|jsonl, delimiter=C|tab,\n"
-      "  id|title|description|brand|category|price|rating=COLUMN, fields=title:1,brand:0.5,\n"
-      "  k1=1.2, b=0.75, strict=true",
-      {
-          {"catalog", "NAME=PATH[,opts]", "catalog to serve", "", true},
-          {"host", "ADDR", "address to listen on", "127.0.0.1"},
-          {"port", "N", "port to listen on; 0 picks a free port (logged and written to --port-file)", "8080"},
-          {"port-file", "FILE", "write the bound port to FILE once listening", ""},
-          {"threads", "N", "HTTP worker threads; 0 = one per CPU", "0"},
-          {"data-dir", "DIR", "state directory (created; locked against a second server; load reports)", ""},
-          {"strict", "", "fail a catalog load on its first bad row instead of skipping bad rows"},
-          {"access-log", "", "log one line per request"},
-          {"log-level", "LEVEL", "debug, info, warn or error", "info"},
-          {"max-body-bytes", "N", "largest request body accepted (413 above)", "8388608"},
-          {"max-url-bytes", "N", "longest request URL accepted (414 above)", "8192"},
-          {"max-k", "N", "largest k a search may ask for", "1000"},
-          {"idle-timeout", "DURATION", "close keep-alive connections idle this long", "60s"},
-          {"drain-timeout", "DURATION", "on shutdown, wait this long for in-flight requests", "10s"},
-          {"no-monitoring", "", "turn off the served-request log, feedback events, online metrics, drift and metric history"},
-          {"served-sample-rate", "R", "share of served requests kept in the on-disk log (attribution sees all)", "1"},
-          {"served-retention", "DURATION", "keep served requests on disk this long", "30d"},
-          {"served-max-bytes", "N", "size bound of the served-request log", "1073741824"},
-          {"events-retention", "DURATION", "keep feedback events this long", "90d"},
-          {"max-events-per-batch", "N", "largest POST /v1/events batch (413 above)", "1000"},
-          {"history-interval", "DURATION", "metric history sampling period", "5s"},
-          {"history-retention", "DURATION", "metric history kept in memory", "6h"},
-          {"history-max-bytes", "N", "memory bound of the metric history", "67108864"},
-          {"drift-window", "DURATION", "current window compared with the drift reference", "1h"},
-          {"drift-bucket", "DURATION", "time resolution of drift windows", "60s"},
-          {"drift-retention", "DURATION", "drift history kept for references taken from a time range", "2h"},
-          {"drift-interval", "DURATION", "drift evaluation period (0: only on GET /v1/monitor/drift?evaluate=true)", "60s"},
-          {"drift-reference", "NAME=QUERIES.csv[,split=train]",
-           "build catalog NAME's drift reference by running these queries (e.g. its training queries)", ""},
-          {"recommender", "CATALOG=EVENTS.csv[,models=DIR]",
-           "answer /recommend for CATALOG: models from DIR (shelfwatch train recommender), else trained from the events at start; the events also seed user histories", ""},
-          {"drift-thresholds", "KEY=V,...",
-           "drift thresholds for every monitored input (wasserstein_normed, jensen_shannon, ks_p_value, "
-           "chi_squared_p_value, psi_warn, psi_alert, share_drifted_dims; Evidently's defaults otherwise)", ""},
-          {"drift-reference-rows", "N", "otherwise freeze the reference from the first N searches (0: off)", "10000"},
-          {"drift-reference-window", "DURATION", "or from the first searches of this long (0: off)", "0"},
-#ifdef SHELFWATCH_TEST_HOOKS
-          {"enable-test-hooks", "", "honour fault-injection request parameters (test builds only)"},
-#endif
-      });
-}
 
 // Holds an exclusive lock on DIR/LOCK for the life of the process so that two servers never
 // share one state directory.
@@ -127,29 +76,17 @@ void WriteLoadReports(const std::string& dir, const pipeline::CatalogRegistry& c
 
 int RunServe(int argc, char** argv) {
   Flags flags = ServeFlags();
-  if (auto code = flags.ParseCommandLine(argc, argv)) return *code;
-  log::Level level;
-  if (!log::ParseLevel(flags.Get("log-level"), &level)) {
-    std::fprintf(stderr, "shelfwatch serve: --log-level must be debug, info, warn or error\n");
+  ServeConfig config;
+  std::vector<std::string> errors;
+  if (!LoadServeConfig(argc, argv, &flags, &config, &errors)) {
+    for (const auto& e : errors) std::fprintf(stderr, "shelfwatch serve: %s\n", e.c_str());
     return 2;
   }
-  log::SetLevel(level);
-
-  auto usage_error = [](const Status& st) {
-    std::fprintf(stderr, "shelfwatch serve: %s\n", st.message().c_str());
-    return 2;
-  };
-  auto port = flags.GetInt("port", 0, 65535);
-  auto threads = flags.GetInt("threads", 0, 256);
-  auto max_body = flags.GetInt("max-body-bytes", 1024, 1LL << 32);
-  auto max_url = flags.GetInt("max-url-bytes", 256, 1 << 20);
-  auto max_k = flags.GetInt("max-k", 1, 100000);
-  for (const auto* r : {&port, &threads, &max_body, &max_url, &max_k}) {
-    if (!r->ok()) return usage_error(r->status());
+  if (flags.GetBool("help")) {
+    std::fputs(flags.Help().c_str(), stdout);
+    return 0;
   }
-  double idle = ParseDurationSeconds(flags.Get("idle-timeout"));
-  double drain = ParseDurationSeconds(flags.Get("drain-timeout"));
-  if (idle <= 0 || drain < 0) return usage_error(InvalidArgument("timeouts must be durations like 10s or 500ms"));
+  log::SetLevel(config.log_level);
 
   monitor::Registry metrics;
   monitor::RegisterProcessCollector(metrics);
@@ -160,16 +97,14 @@ int RunServe(int argc, char** argv) {
       .Set(1);
 
   pipeline::CatalogRegistry catalogs(&metrics);
-  auto specs = flags.GetAll("catalog");
-  if (specs.empty()) return usage_error(InvalidArgument("at least one --catalog NAME=PATH is required"));
-  for (const auto& text : specs) {
-    auto spec = pipeline::ParseCatalogSpec(text);
-    if (!spec.ok()) return usage_error(spec.status());
-    if (flags.GetBool("strict")) spec->load.strict = true;
-    if (Status st = catalogs.Declare(std::move(spec).value()); !st.ok()) return usage_error(st);
+  for (auto& spec : config.catalogs) {
+    if (Status st = catalogs.Declare(spec); !st.ok()) {
+      std::fprintf(stderr, "shelfwatch serve: %s\n", st.message().c_str());
+      return 2;
+    }
   }
 
-  std::string data_dir = flags.Get("data-dir");
+  const std::string& data_dir = config.data_dir;
   int lock_fd = -1;
   if (!data_dir.empty()) {
     if (Status st = LockDataDir(data_dir, &lock_fd); !st.ok()) {
@@ -178,74 +113,23 @@ int RunServe(int argc, char** argv) {
     }
   }
 
-  // Block the shutdown signals in every thread (before any is started: threads
+  // Block the shutdown and reload signals in every thread (before any is started: threads
   // inherit the mask); one thread waits for them with sigwait.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
   server::Recommenders recommenders;
-  for (const auto& text : flags.GetAll("recommender")) {
-    auto spec = server::ParseRecommenderSpec(text);
-    if (!spec.ok()) return usage_error(spec.status());
-    recommenders.Declare(std::move(spec).value());
-  }
+  for (auto& spec : config.recommenders) recommenders.Declare(spec);
 
   std::unique_ptr<server::Monitoring> monitoring;
-  if (!flags.GetBool("no-monitoring")) {
-    server::MonitoringOptions mo;
-    for (const auto& c : recommenders.Catalogs()) mo.recommend_catalogs.insert(c);
-    mo.data_dir = data_dir;
-    auto rate = flags.GetDouble("served-sample-rate");
-    if (!rate.ok()) return usage_error(rate.status());
-    mo.served_sample_rate = *rate;
-    auto served_bytes = flags.GetInt("served-max-bytes", 0, 1LL << 50);
-    auto history_bytes = flags.GetInt("history-max-bytes", 1 << 20, 1LL << 40);
-    auto batch = flags.GetInt("max-events-per-batch", 1, 1000000);
-    auto ref_rows = flags.GetInt("drift-reference-rows", 0, 1LL << 40);
-    for (const auto* r : {&served_bytes, &history_bytes, &batch, &ref_rows}) {
-      if (!r->ok()) return usage_error(r->status());
-    }
-    mo.served_max_bytes = static_cast<uint64_t>(*served_bytes);
-    mo.history_max_bytes = static_cast<size_t>(*history_bytes);
-    mo.event_limits.max_events = static_cast<size_t>(*batch);
-    mo.event_limits.max_body_bytes = static_cast<size_t>(*max_body);
-    mo.drift_reference_rows = static_cast<uint64_t>(*ref_rows);
-    struct DurationFlag {
-      const char* name;
-      double* seconds;
-    };
-    double served_age = 0, events_age = 0, history_interval = 0, history_retention = 0;
-    for (const DurationFlag& d : {DurationFlag{"served-retention", &served_age}, DurationFlag{"events-retention", &events_age},
-                                  DurationFlag{"history-interval", &history_interval},
-                                  DurationFlag{"history-retention", &history_retention},
-                                  DurationFlag{"drift-window", &mo.drift_window_s}, DurationFlag{"drift-bucket", &mo.drift_bucket_s},
-                                  DurationFlag{"drift-interval", &mo.drift_interval_s},
-                                  DurationFlag{"drift-retention", &mo.drift_retention_s},
-                                  DurationFlag{"drift-reference-window", &mo.drift_reference_seconds}}) {
-      *d.seconds = ParseDurationSeconds(flags.Get(d.name));
-      if (*d.seconds < 0) {
-        return usage_error(InvalidArgument(std::string("--") + d.name + " must be a duration like 90s, 5m, 6h or 30d"));
-      }
-    }
-    mo.served_max_age_ms = static_cast<int64_t>(served_age * 1000);
-    mo.events_max_age_ms = static_cast<int64_t>(events_age * 1000);
-    mo.history_interval_ms = static_cast<int64_t>(history_interval * 1000);
-    mo.history_retention_ms = static_cast<int64_t>(history_retention * 1000);
-    auto thresholds = server::ParseDriftThresholds(flags.Get("drift-thresholds"));
-    if (!thresholds.ok()) return usage_error(thresholds.status());
-    mo.drift_thresholds = *thresholds;
-    for (const auto& text : flags.GetAll("drift-reference")) {
-      auto ref = server::ParseDriftReferenceSpec(text);
-      if (!ref.ok()) return usage_error(ref.status());
-      mo.drift_references[ref->first] = ref->second;
-    }
-    auto opened = server::Monitoring::Open(std::move(mo), &metrics);
+  if (config.monitoring) {
+    auto opened = server::Monitoring::Open(config.monitoring_options, &metrics);
     if (!opened.ok()) {
-      if (opened.status().code() == ErrorCode::kInvalidArgument) return usage_error(opened.status());
       log::Error("cannot start monitoring", {{"error", opened.status().message()}});
       return 1;
     }
@@ -257,22 +141,38 @@ int RunServe(int argc, char** argv) {
   });
 
 
-  server::ApiOptions api_options;
-  api_options.max_k = static_cast<uint32_t>(*max_k);
-  api_options.access_log = flags.GetBool("access-log");
-#ifdef SHELFWATCH_TEST_HOOKS
-  api_options.test_hooks = flags.GetBool("enable-test-hooks");
-#endif
-  server::Api api(&catalogs, &metrics, monitoring.get(), &recommenders, api_options);
+  // Reload: the file is read and validated as at start; only then do the settings that can
+  // change live change. The running settings stay when the new file has mistakes.
+  std::mutex reload_mu;
+  std::string effective_config = EffectiveConfigJson(flags);
+  auto reload = [&]() -> Status {
+    std::lock_guard<std::mutex> lock(reload_mu);
+    if (config.config_path.empty()) {
+      return Status(ErrorCode::kFailedPrecondition, "the server was started without --config: nothing to reload");
+    }
+    Flags fresh = ServeFlags();
+    ServeConfig next;
+    std::vector<std::string> problems;
+    if (!LoadServeConfig(argc, argv, &fresh, &next, &problems)) {
+      std::string message = "the new configuration is refused; the running one stays:";
+      for (const auto& p : problems) message += "\n" + p;
+      log::Warn("reload refused", {{"errors", std::to_string(problems.size())}});
+      return InvalidArgument(message);
+    }
+    log::SetLevel(next.log_level);
+    effective_config = EffectiveConfigJson(fresh);
+    log::Info("configuration reloaded", {{"file", config.config_path}});
+    return Status::Ok();
+  };
 
-  server::HttpServerOptions http;
-  http.host = flags.Get("host");
-  http.port = static_cast<uint16_t>(*port);
-  http.threads = static_cast<int>(*threads);
-  http.max_body_bytes = static_cast<uint64_t>(*max_body);
-  http.max_url_bytes = static_cast<uint32_t>(*max_url);
-  http.idle_timeout_s = idle;
-  http.drain_timeout_s = drain;
+  server::ApiOptions api_options = config.api;
+  api_options.reload = reload;
+  api_options.effective_config = [&] {
+    std::lock_guard<std::mutex> lock(reload_mu);
+    return effective_config;
+  };
+  server::Api api(&catalogs, &metrics, monitoring.get(), &recommenders, api_options);
+  const server::HttpServerOptions& http = config.http;
   server::HttpServer server(
       http, [&api](const server::HttpRequest& rq, server::HttpResponse& rs) { api.Handle(rq, rs); },
       [&api](int status) { api.OnTransportError(status); });
@@ -287,7 +187,7 @@ int RunServe(int argc, char** argv) {
   }
   std::string addr = http.host + ":" + std::to_string(server.port());
   log::Info("listening", {{"addr", addr}, {"url", "http://" + addr + "/"}});
-  std::string port_file = flags.Get("port-file");
+  const std::string& port_file = config.port_file;
   if (!port_file.empty()) {
     // Write then rename, so a reader never sees a partial file.
     std::string tmp = port_file + ".tmp";
@@ -298,9 +198,13 @@ int RunServe(int argc, char** argv) {
     std::filesystem::rename(tmp, port_file);
   }
 
-  std::thread signal_waiter([&server, signals] {
+  std::thread signal_waiter([&server, &reload, signals] {
     int sig = 0;
-    sigwait(&signals, &sig);
+    while (true) {
+      sigwait(&signals, &sig);
+      if (sig != SIGHUP) break;
+      if (Status st = reload(); !st.ok()) log::Warn("SIGHUP reload failed", {{"error", st.message()}});
+    }
     log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     server.Shutdown();
   });

@@ -92,6 +92,7 @@ std::string_view Api::RouteLabel(Route route) {
     case kRouteAssets: return "/assets/{file}";
     case kRouteEndpoints: return "/v1";
     case kRouteEvents: return "/v1/events";
+    case kRouteAdmin: return "/v1/admin/{action}";
     case kRouteDrift: return "/v1/monitor/drift";
     case kRouteBusiness: return "/v1/monitor/business";
     case kRouteQueries: return "/v1/monitor/queries";
@@ -177,6 +178,17 @@ void Api::Handle(const HttpRequest& request, HttpResponse& response) {
 
 Api::Route Api::Dispatch(const HttpRequest& request, HttpResponse& response, bool* deferred) {
   std::string_view path = request.path;
+  if (path == "/v1/admin/reload" && options_.reload) {
+    if (request.method != "POST") return MethodNotAllowed(response, "POST"), kRouteAdmin;
+    if (Status st = options_.reload(); !st.ok()) return SetError(response, st), kRouteAdmin;
+    response.body = R"({"status":"reloaded"})";
+    return kRouteAdmin;
+  }
+  if (path == "/v1/admin/config" && options_.effective_config) {
+    if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), kRouteAdmin;
+    response.body = options_.effective_config();
+    return kRouteAdmin;
+  }
   if (path == "/v1/events") {
     if (request.method != "POST") return MethodNotAllowed(response, "POST"), kRouteEvents;
     *deferred = Events(request, response);
@@ -295,6 +307,7 @@ void Api::Endpoints(HttpResponse& response) {
                         "GET /v1/catalogs/{catalog}/search?q=&k=&offset=&msm=",
                         "GET /v1/catalogs/{catalog}/products/{id}",
                         "GET /v1/catalogs/{catalog}/recommend?user=&session=&item=&items=&k=&exclude=",
+                        "POST /v1/admin/reload", "GET /v1/admin/config",
                         "POST /v1/events", "GET /v1/monitor/drift",
                         "POST /v1/monitor/drift/reference?model=&start=&end=", "GET /v1/monitor/business?window=",
                         "GET /v1/monitor/queries?catalog=&kind=top|zero_result&n=",

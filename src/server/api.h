@@ -5,6 +5,7 @@
 //   GET /metrics                                 Prometheus text format 0.0.4
 //   GET /, /assets/{file}                        the dashboard (embedded; builds with npm)
 //   GET /v1                                      this list of endpoints, as JSON
+//   POST /v1/admin/reload, GET /v1/admin/config  reload the config file; effective settings
 //   GET /v1/catalogs                             catalogs with state and index statistics
 //   GET /v1/catalogs/{catalog}                   one catalog
 //   GET /v1/catalogs/{catalog}/search?q=&k=&offset=&msm=&exact_total=
@@ -26,6 +27,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +48,10 @@ struct ApiOptions {
   // Test builds only (SHELFWATCH_TEST_HOOKS): honour fault-injection parameters such as
   // _test_sleep_ms on search requests. Off unless the server runs with --enable-test-hooks.
   bool test_hooks = false;
+  // POST /v1/admin/reload (re-reads the config file; an error keeps the running settings) and
+  // GET /v1/admin/config (the effective settings, secrets redacted). Unset: 404.
+  std::function<Status()> reload;
+  std::function<std::string()> effective_config;
 };
 
 class Api {
@@ -74,6 +80,7 @@ class Api {
     kRouteAssets,
     kRouteEndpoints,
     kRouteEvents,
+    kRouteAdmin,
     kRouteDrift,
     kRouteBusiness,
     kRouteQueries,
