@@ -141,6 +141,23 @@ int RunServe(int argc, char** argv) {
   });
 
 
+  // Alerting: the rules run over the metric history; transitions and silences persist in the
+  // data dir.
+  std::unique_ptr<alert::Alerting> alerting;
+  if (!config.alerting.rule_files.empty()) {
+    alert::AlertingOptions ao;
+    ao.evaluator.external_url = config.alerting.external_url;
+    ao.evaluator.resend_delay_ms = static_cast<int64_t>(config.alerting.resend_delay_s * 1000);
+    if (!data_dir.empty()) ao.state_path = data_dir + "/alerts.db";
+    alerting = std::make_unique<alert::Alerting>(monitoring->history(), metrics, ao);
+    Status st = alerting->Open();
+    if (st.ok()) st = alerting->Reload(AlertingConfigOf(config.alerting));
+    if (!st.ok()) {
+      log::Error("cannot start alerting", {{"error", st.message()}});
+      return 1;
+    }
+  }
+
   // Reload: the file is read and validated as at start; only then do the settings that can
   // change live change. The running settings stay when the new file has mistakes.
   std::mutex reload_mu;
@@ -159,6 +176,13 @@ int RunServe(int argc, char** argv) {
       log::Warn("reload refused", {{"errors", std::to_string(problems.size())}});
       return InvalidArgument(message);
     }
+    if (alerting) {
+      if (Status st = alerting->Reload(AlertingConfigOf(next.alerting)); !st.ok()) {
+        return InvalidArgument("the new rules are refused; the running ones stay:\n" + st.message());
+      }
+    } else if (!next.alerting.rule_files.empty()) {
+      log::Warn("alert rules added by a reload take effect at the next start");
+    }
     log::SetLevel(next.log_level);
     effective_config = EffectiveConfigJson(fresh);
     log::Info("configuration reloaded", {{"file", config.config_path}});
@@ -167,6 +191,7 @@ int RunServe(int argc, char** argv) {
 
   server::ApiOptions api_options = config.api;
   api_options.reload = reload;
+  api_options.alerting = alerting.get();
   api_options.effective_config = [&] {
     std::lock_guard<std::mutex> lock(reload_mu);
     return effective_config;
@@ -181,6 +206,7 @@ int RunServe(int argc, char** argv) {
     w.Sample({}, static_cast<double>(server.open_connections()));
   });
   if (monitoring) monitoring->Start();
+  if (alerting) alerting->Start();
   if (Status st = server.Start(); !st.ok()) {
     log::Error("cannot start server", {{"error", st.message()}});
     return 1;
@@ -231,6 +257,7 @@ int RunServe(int argc, char** argv) {
   // Run returns only after Shutdown, which only the signal waiter calls: it has finished.
   signal_waiter.join();
   // Every deferred answer was sent during the drain; what remains is written to disk here.
+  if (alerting) alerting->Stop();
   if (monitoring) monitoring->Stop();
   if (!loaded.load()) {
     // A catalog still loading cannot be interrupted; its work is discarded with the process.

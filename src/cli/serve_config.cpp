@@ -210,12 +210,44 @@ bool BuildServeConfig(const Flags& flags, ServeConfig* c, std::vector<std::strin
   for (const auto& url : a.alertmanagers) {
     if (url.rfind("http://", 0) != 0) bad("alertmanager", "'" + url + "' must be an http:// URL");
   }
-  if (check_rules) {
-    for (const auto& f : a.rule_files) {
-      if (!std::filesystem::exists(f)) bad("rules", "no file " + f);
+  if (!a.rule_files.empty() && !c->monitoring) bad("rules", "alert rules are evaluated over the metric history: drop no-monitoring");
+  if (check_rules && !a.rule_files.empty()) {
+    // The same loader the evaluator uses: every problem of every file, with its position.
+    auto rules = alert::LoadRuleFiles(a.rule_files, AlertingConfigOf(a).load);
+    if (!rules.ok()) {
+      std::string message = rules.status().message();
+      size_t start = 0;
+      while (start < message.size()) {
+        size_t nl = message.find('\n', start);
+        std::string line = message.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+        if (!line.empty()) errors->push_back(line);
+        if (nl == std::string::npos) break;
+        start = nl + 1;
+      }
     }
   }
   return errors->size() == before;
+}
+
+alert::AlertingConfig AlertingConfigOf(const AlertingSettings& settings) {
+  alert::AlertingConfig config;
+  config.rule_files = settings.rule_files;
+  config.load.default_interval_ms = static_cast<int64_t>(settings.evaluation_interval_s * 1000);
+  if (!settings.webhooks.empty()) {
+    alert::NotifierConfig n;
+    n.kind = alert::NotifierConfig::Kind::kWebhook;
+    n.name = "webhook";
+    n.urls = settings.webhooks;
+    config.notifiers.push_back(n);
+  }
+  if (!settings.alertmanagers.empty()) {
+    alert::NotifierConfig n;
+    n.kind = alert::NotifierConfig::Kind::kAlertmanager;
+    n.name = "alertmanager";
+    n.urls = settings.alertmanagers;
+    config.notifiers.push_back(n);
+  }
+  return config;
 }
 
 bool LoadServeConfig(int argc, char** argv, Flags* flags, ServeConfig* config, std::vector<std::string>* errors) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "alert/alerting.h"
 #include "cli/flags.h"
 #include "common/log.h"
 #include "pipeline/catalog_registry.h"
@@ -42,6 +43,10 @@ struct ServeConfig {
 };
 
 Flags ServeFlags();
+
+// The alert module's configuration: the rule files and one webhook and/or one Alertmanager
+// notifier.
+alert::AlertingConfig AlertingConfigOf(const AlertingSettings& settings);
 
 // Validates every setting of `flags`; each mistake is appended to *errors ("where: message").
 // Returns true when there was none. Does not open any file except the rule files, which it

@@ -93,6 +93,7 @@ std::string_view Api::RouteLabel(Route route) {
     case kRouteEndpoints: return "/v1";
     case kRouteEvents: return "/v1/events";
     case kRouteAdmin: return "/v1/admin/{action}";
+    case kRouteAlerts: return "/v1/alerts";
     case kRouteDrift: return "/v1/monitor/drift";
     case kRouteBusiness: return "/v1/monitor/business";
     case kRouteQueries: return "/v1/monitor/queries";
@@ -188,6 +189,16 @@ Api::Route Api::Dispatch(const HttpRequest& request, HttpResponse& response, boo
     if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), kRouteAdmin;
     response.body = options_.effective_config();
     return kRouteAdmin;
+  }
+  if (path == "/v1/alerts" || path.substr(0, 11) == "/v1/alerts/") {
+    if (!options_.alerting) {
+      SetError(response, NotFound("alerting is not configured: start the server with --rules FILE"));
+      return kRouteAlerts;
+    }
+    alert::ApiReply reply = options_.alerting->Handle(request.method, path, request.query, request.body, UnixMillis());
+    response.status = reply.status;
+    response.body = std::move(reply.body);
+    return kRouteAlerts;
   }
   if (path == "/v1/events") {
     if (request.method != "POST") return MethodNotAllowed(response, "POST"), kRouteEvents;
@@ -307,7 +318,9 @@ void Api::Endpoints(HttpResponse& response) {
                         "GET /v1/catalogs/{catalog}/search?q=&k=&offset=&msm=",
                         "GET /v1/catalogs/{catalog}/products/{id}",
                         "GET /v1/catalogs/{catalog}/recommend?user=&session=&item=&items=&k=&exclude=",
-                        "POST /v1/admin/reload", "GET /v1/admin/config",
+                        "POST /v1/admin/reload", "GET /v1/admin/config", "GET /v1/alerts",
+                        "GET /v1/alerts/rules", "GET /v1/alerts/history?limit=", "GET|POST /v1/alerts/silences",
+                        "DELETE /v1/alerts/silences/{id}",
                         "POST /v1/events", "GET /v1/monitor/drift",
                         "POST /v1/monitor/drift/reference?model=&start=&end=", "GET /v1/monitor/business?window=",
                         "GET /v1/monitor/queries?catalog=&kind=top|zero_result&n=",

@@ -6,6 +6,8 @@
 //   GET /, /assets/{file}                        the dashboard (embedded; builds with npm)
 //   GET /v1                                      this list of endpoints, as JSON
 //   POST /v1/admin/reload, GET /v1/admin/config  reload the config file; effective settings
+//   GET /v1/alerts, /v1/alerts/rules, /v1/alerts/history, GET|POST /v1/alerts/silences,
+//   DELETE /v1/alerts/silences/{id}              the embedded alert evaluator (alert/api.h)
 //   GET /v1/catalogs                             catalogs with state and index statistics
 //   GET /v1/catalogs/{catalog}                   one catalog
 //   GET /v1/catalogs/{catalog}/search?q=&k=&offset=&msm=&exact_total=
@@ -32,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "alert/alerting.h"
 #include "monitor/metrics.h"
 #include "pipeline/catalog_registry.h"
 #include "server/http_server.h"
@@ -52,6 +55,8 @@ struct ApiOptions {
   // GET /v1/admin/config (the effective settings, secrets redacted). Unset: 404.
   std::function<Status()> reload;
   std::function<std::string()> effective_config;
+  // The alert evaluator behind /v1/alerts*; null: those routes answer 404.
+  alert::Alerting* alerting = nullptr;
 };
 
 class Api {
@@ -81,6 +86,7 @@ class Api {
     kRouteEndpoints,
     kRouteEvents,
     kRouteAdmin,
+    kRouteAlerts,
     kRouteDrift,
     kRouteBusiness,
     kRouteQueries,

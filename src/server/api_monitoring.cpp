@@ -244,8 +244,10 @@ void Api::PromQuery(const HttpRequest& request, HttpResponse& response, bool ran
     response.body = monitor::RenderQueryError("bad_data", error);
     return;
   }
-  monitor::HttpAnswer a = range ? monitor::HandleQueryRange(monitoring_->history(), params)
-                                : monitor::HandleQuery(monitoring_->history(), params);
+  // With alerting, the evaluator's store layers recording rules and ALERTS over the history.
+  const monitor::SeriesStore& store =
+      options_.alerting ? options_.alerting->evaluator().store() : static_cast<const monitor::SeriesStore&>(monitoring_->history());
+  monitor::HttpAnswer a = range ? monitor::HandleQueryRange(store, params) : monitor::HandleQuery(store, params);
   response.status = a.status;
   response.content_type = std::move(a.content_type);
   response.body = std::move(a.body);
