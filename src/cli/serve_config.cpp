@@ -220,7 +220,9 @@ bool BuildServeConfig(const Flags& flags, ServeConfig* c, std::vector<std::strin
       while (start < message.size()) {
         size_t nl = message.find('\n', start);
         std::string line = message.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
-        if (!line.empty()) errors->push_back(line);
+        // The loader's heading ("rule file refused (N problems):") is not itself a mistake.
+        size_t first = line.find_first_not_of(' ');
+        if (first != std::string::npos && line.back() != ':') errors->push_back(line.substr(first));
         if (nl == std::string::npos) break;
         start = nl + 1;
       }
