@@ -11,5 +11,6 @@ int RunEvalRec(int argc, char** argv);
 int RunTrain(int argc, char** argv);  // "train recommender ..."
 int RunExport(int argc, char** argv);
 int RunCheckConfig(int argc, char** argv);
+int RunSimulate(int argc, char** argv);
 
 }  // namespace shelfwatch::cli

@@ -19,6 +19,7 @@ constexpr const char* kUsage =
     "  train     train recommender: recommendation models into a model repository\n"
     "  export    export training-data: served requests labelled by their feedback events\n"
     "  check-config  validate a serve configuration file (YAML) and its rule files\n"
+    "  simulate  shoppers for a running server: real queries, clicks by relevance judgments\n"
     "  version   print the version\n";
 
 }  // namespace
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
   if (cmd == "train") return shelfwatch::cli::RunTrain(argc - 2, argv + 2);
   if (cmd == "export") return shelfwatch::cli::RunExport(argc - 2, argv + 2);
   if (cmd == "check-config") return shelfwatch::cli::RunCheckConfig(argc - 2, argv + 2);
+  if (cmd == "simulate") return shelfwatch::cli::RunSimulate(argc - 2, argv + 2);
   if (cmd == "version" || cmd == "--version") {
     std::printf("shelfwatch %s (%s)\n", SHELFWATCH_VERSION, SHELFWATCH_REVISION);
     return 0;
