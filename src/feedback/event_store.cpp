@@ -35,7 +35,9 @@ CREATE TABLE IF NOT EXISTS events (
   endpoint TEXT,
   variant TEXT
 );
-CREATE INDEX IF NOT EXISTS events_request_id ON events(request_id);
+-- No index on request_id: events name random recent requests, so such an index dirties a page
+-- per event and cost ingest ~3x its throughput; the training export indexes what it joins.
+DROP INDEX IF EXISTS events_request_id;
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts_ms);
 )sql";
 

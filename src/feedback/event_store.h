@@ -15,7 +15,7 @@
 // Table `events`: id INTEGER PRIMARY KEY (insertion order), received_ms, ts_ms, type (wire
 // name), request_id, item_id, user_id, session_id, position, value, currency, quantity
 // (NULL when not sent), attributed (0/1), catalog, endpoint, variant (NULL when unattributed);
-// indexes on request_id and ts_ms.
+// an index on ts_ms (none on request_id: see event_store.cpp).
 //
 // Retention: the writer deletes events whose ts_ms is older than max_age at open and every
 // retention_interval, in chunks that let appends through between them.
