@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The monitoring benchmarks of bench/RESULTS.md, in one run on this machine:
+#   1. search throughput with monitoring fully on (served-request log on disk, events store,
+#      online metrics, drift monitors with the TRAIN reference, metric history at 1 s, alert
+#      rules) vs --no-monitoring, interleaved rounds at concurrency 16; the ratio is the overhead
+#   2. feedback ingest through POST /v1/events in batches of 500 (durable before answered)
+#   3. /recommend on the Taobao events at concurrency 1 and 8
+# usage: bench/monitoring.sh [BUILD_DIR] [DATA_DIR]
+set -euo pipefail
+BUILD=${1:-build}
+DATA=${2:-../shared/data}
+BIN=$BUILD/shelfwatch
+HD=$DATA/homedepot
+DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-3}
+WORK=$(mktemp -d)
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+
+start() {  # start NAME ARGS... : starts a server, waits until ready, sets PORT_<NAME>
+  local name=$1; shift
+  $BIN serve --port 0 --port-file "$WORK/$name.port" --threads "${SERVER_THREADS:-2}" --log-level warn "$@" &
+  PIDS+=($!)
+  for _ in $(seq 600); do [ -s "$WORK/$name.port" ] && curl -sf "http://127.0.0.1:$(cat "$WORK/$name.port")/readyz" >/dev/null && break; sleep 0.1; done
+  eval "PORT_$name=$(cat "$WORK/$name.port")"
+}
+throughput() {  # throughput PORT : requests/s at concurrency 16
+  $BIN bench --url "http://127.0.0.1:$1" --catalog homedepot --queries "$HD/queries.csv" --split test \
+    --concurrency 16 --duration "$DURATION" --warmup 1s --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["levels"][0]["throughput"])'
+}
+
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== $($BIN version)"
+
+echo; echo "== 1. monitoring overhead on search (concurrency 16, $ROUNDS interleaved rounds of $DURATION)"
+start on --catalog "homedepot=$HD/products.csv,k1=0.2,b=0.85" --data-dir "$WORK/on" --history-interval 1s \
+  --drift-reference "homedepot=$HD/queries.csv,split=train" --drift-interval 10s --rules deploy/prometheus/rules/shelfwatch.yml
+start off --catalog "homedepot=$HD/products.csv,k1=0.2,b=0.85" --no-monitoring
+ON=(); OFF=()
+for r in $(seq "$ROUNDS"); do
+  OFF+=("$(throughput "$PORT_off")")
+  ON+=("$(throughput "$PORT_on")")
+  echo "round $r: monitoring off ${OFF[-1]} req/s, on ${ON[-1]} req/s"
+done
+python3 - "${ON[*]}" "${OFF[*]}" <<'PY'
+import statistics, sys
+on = [float(x) for x in sys.argv[1].split()]; off = [float(x) for x in sys.argv[2].split()]
+m_on, m_off = statistics.median(on), statistics.median(off)
+print(f"median: on {m_on:.0f} req/s, off {m_off:.0f} req/s, on/off = {m_on / m_off:.3f} (overhead {100 * (1 - m_on / m_off):.1f}%)")
+PY
+
+echo; echo "== 2. feedback ingest, POST /v1/events, 500 events per request (committed with fsync before the answer)"
+for c in 1 4 8; do
+  $BIN bench --url "http://127.0.0.1:$PORT_on" --catalog homedepot --queries "$HD/queries.csv" --events-batch 500 \
+    --concurrency $c --duration "$DURATION" | tail -2
+done
+
+echo; echo "== 3. recommendations, Taobao events"
+start rec --catalog "taobao=$DATA/taobao/user_behavior.csv,format=events" --recommender "taobao=$DATA/taobao/user_behavior.csv" \
+  --data-dir "$WORK/rec"
+$BIN bench --url "http://127.0.0.1:$PORT_rec" --catalog taobao --recommend "$DATA/taobao/user_behavior.csv" \
+  --concurrency 1,8 --duration "$DURATION"
