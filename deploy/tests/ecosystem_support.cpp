@@ -20,22 +20,7 @@
 
 namespace shelfwatch::ecosystem {
 
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
+int FreePort() { return testing::FreeLoopbackPort(); }
 
 std::string UrlEncode(const std::string& text) {
   static const char* kHex = "0123456789ABCDEF";
@@ -112,41 +97,8 @@ std::string ChildProcess::Log() const {
 
 FetchReply Fetch(int port, const std::string& method, const std::string& target, const std::string& body,
                  const std::string& content_type) {
-  FetchReply reply;
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return reply;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return reply;
-  }
-  // HTTP/1.0: the server closes after one answer and Go servers send no chunked bodies to it.
-  std::string req = method + " " + target + " HTTP/1.0\r\nHost: 127.0.0.1:" + std::to_string(port) +
-                    "\r\nAccept: application/json\r\n";
-  if (!content_type.empty()) req += "Content-Type: " + content_type + "\r\n";
-  if (!body.empty() || method == "POST") req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-  req += "\r\n" + body;
-  size_t off = 0;
-  while (off < req.size()) {
-    ssize_t n = ::send(fd, req.data() + off, req.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) break;
-    off += static_cast<size_t>(n);
-  }
-  std::string raw;
-  char buf[65536];
-  ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) raw.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  size_t head_end = raw.find("\r\n\r\n");
-  if (head_end == std::string::npos || raw.size() < 12) return reply;
-  reply.status = std::atoi(raw.substr(9, 3).c_str());
-  reply.body = raw.substr(head_end + 4);
-  return reply;
+  testing::HttpReply r = testing::Http10(port, method, target, body, content_type, 10);
+  return FetchReply{r.status, std::move(r.body)};
 }
 
 bool WaitFor200(int port, const std::string& target, std::chrono::milliseconds timeout) {

@@ -45,6 +45,15 @@ class HttpClient {
 // One-shot GET on a new connection.
 HttpReply Get(int port, const std::string& target);
 
+// One request over HTTP/1.0 on a fresh connection to 127.0.0.1:port, read to EOF (servers
+// written in Go, Prometheus and Alertmanager among them, answer HTTP/1.1 clients chunked).
+// Content-Type is sent with a body; status 0 when nothing answered within timeout_s.
+HttpReply Http10(int port, const std::string& method, const std::string& target, const std::string& body = "",
+                 const std::string& content_type = "application/json", int timeout_s = 20);
+
+// A loopback port that was free when asked (for servers that want their port on the command line).
+int FreeLoopbackPort();
+
 class TestServer {
  public:
   // Starts `shelfwatch serve` with `args` plus --port 0 --port-file; waits until it listens.

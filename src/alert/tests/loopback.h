@@ -3,11 +3,6 @@
 // project's HttpServer) that records what notifiers POST to it.
 #pragma once
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -19,61 +14,13 @@
 #include <vector>
 
 #include "server/http_server.h"
+#include "support/test_server.h"
 
 namespace shelfwatch::alert::testing {
 
-inline int FreeLoopbackPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
-struct Reply {
-  int status = 0;
-  std::string body;
-};
-
-// One request over HTTP/1.0, read to EOF.
-inline Reply Http10(int port, const std::string& method, const std::string& target, const std::string& body = "") {
-  Reply reply;
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return reply;
-  }
-  std::string req = method + " " + target + " HTTP/1.0\r\nHost: 127.0.0.1\r\n";
-  if (!body.empty()) req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  req += "\r\n" + body;
-  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-    ::close(fd);
-    return reply;
-  }
-  std::string all;
-  char buf[65536];
-  ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) all.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  const size_t end = all.find("\r\n\r\n");
-  if (end == std::string::npos || all.size() < 12) return reply;
-  reply.status = std::atoi(all.substr(9, 3).c_str());
-  reply.body = all.substr(end + 4);
-  return reply;
-}
+using shelfwatch::testing::FreeLoopbackPort;
+using shelfwatch::testing::Http10;
+using Reply = shelfwatch::testing::HttpReply;
 
 // Polls `done` every 20 ms until it holds or `timeout_ms` passes.
 inline bool WaitFor(const std::function<bool()>& done, int timeout_ms) {
