@@ -141,6 +141,18 @@ int RunServe(int argc, char** argv) {
   });
 
 
+  std::unique_ptr<models::ModelRepository> models;
+  if (!config.models_dir.empty()) {
+    models = std::make_unique<models::ModelRepository>(
+        models::RepositoryOptions{config.models_dir, config.model_poll_interval_s, &metrics});
+    // A version that fails is refused with its reason (listed at /v1/admin/models); only an
+    // unreadable repository stops the server.
+    if (Status st = models->Start(); !st.ok()) {
+      log::Error("cannot open the model repository", {{"error", st.message()}});
+      return 1;
+    }
+  }
+
   // Alerting: the rules run over the metric history; transitions and silences persist in the
   // data dir.
   std::unique_ptr<alert::Alerting> alerting;
@@ -192,6 +204,7 @@ int RunServe(int argc, char** argv) {
   server::ApiOptions api_options = config.api;
   api_options.reload = reload;
   api_options.alerting = alerting.get();
+  api_options.models = models.get();
   api_options.effective_config = [&] {
     std::lock_guard<std::mutex> lock(reload_mu);
     return effective_config;
@@ -258,6 +271,7 @@ int RunServe(int argc, char** argv) {
   signal_waiter.join();
   // Every deferred answer was sent during the drain; what remains is written to disk here.
   if (alerting) alerting->Stop();
+  if (models) models->Stop();
   if (monitoring) monitoring->Stop();
   if (!loaded.load()) {
     // A catalog still loading cannot be interrupted; its work is discarded with the process.

@@ -63,6 +63,8 @@ Flags ServeFlags() {
            ""},
           {"drift-reference-rows", "N", "otherwise freeze the reference from the first N searches (0: off)", "10000"},
           {"drift-reference-window", "DURATION", "or from the first searches of this long (0: off)", "0"},
+          {"models", "DIR", "model repository (<name>/<version>/config.yaml): KServe v2 at /v2, admin at /v1/admin/models", ""},
+          {"model-poll-interval", "DURATION", "how often the model repository is scanned for new versions (0: never)", "5s"},
           {"rules", "FILE", "alert rules in Prometheus' rule file format (repeatable)", "", true},
           {"rule-eval-interval", "DURATION", "default evaluation interval of rule groups", "15s"},
           {"alert-webhook", "URL", "send alerts as Alertmanager webhook payloads (version 4) to URL (repeatable)", "", true},
@@ -195,6 +197,12 @@ bool BuildServeConfig(const Flags& flags, ServeConfig* c, std::vector<std::strin
     if (!declared(ref->first)) bad("drift-reference", "no catalog named '" + ref->first + "'");
     if (!std::filesystem::exists(ref->second.path)) bad("drift-reference", "no file " + ref->second.path);
     mo.drift_references[ref->first] = ref->second;
+  }
+
+  c->models_dir = flags.Get("models");
+  duration("model-poll-interval", &c->model_poll_interval_s, false);
+  if (!c->models_dir.empty() && !std::filesystem::is_directory(c->models_dir)) {
+    bad("models", "no directory " + c->models_dir);
   }
 
   AlertingSettings& a = c->alerting;

@@ -40,6 +40,8 @@ struct ServeConfig {
   bool monitoring = true;
   server::MonitoringOptions monitoring_options;
   AlertingSettings alerting;
+  std::string models_dir;            // model repository root; empty: no model serving
+  double model_poll_interval_s = 5;  // 0: load at start and on POST /v1/admin/models/{m}/load
 };
 
 Flags ServeFlags();

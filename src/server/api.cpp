@@ -94,6 +94,8 @@ std::string_view Api::RouteLabel(Route route) {
     case kRouteEvents: return "/v1/events";
     case kRouteAdmin: return "/v1/admin/{action}";
     case kRouteAlerts: return "/v1/alerts";
+    case kRouteModels: return "/v1/admin/models";
+    case kRouteInference: return "/v2/models/{model}";
     case kRouteDrift: return "/v1/monitor/drift";
     case kRouteBusiness: return "/v1/monitor/business";
     case kRouteQueries: return "/v1/monitor/queries";
@@ -189,6 +191,22 @@ Api::Route Api::Dispatch(const HttpRequest& request, HttpResponse& response, boo
     if (!IsGetOrHead(request)) return MethodNotAllowed(response, "GET, HEAD"), kRouteAdmin;
     response.body = options_.effective_config();
     return kRouteAdmin;
+  }
+  constexpr std::string_view kAdminModels = "/v1/admin/models";
+  if (path.substr(0, kAdminModels.size()) == kAdminModels || path.substr(0, 4) == "/v2/") {
+    bool admin = path.substr(0, 4) != "/v2/";
+    Route r = admin ? kRouteModels : kRouteInference;
+    if (!options_.models) {
+      SetError(response, NotFound("model serving is not configured: start the server with --models DIR"));
+      return r;
+    }
+    models::ApiReply reply = admin ? models::HandleModelAdminRequest(*options_.models, request.method,
+                                                                     path.substr(kAdminModels.size()))
+                                   : models::HandleInferenceRequest(*options_.models, request.method, path.substr(3),
+                                                                    request.body);
+    response.status = reply.status;
+    response.body = std::move(reply.body);
+    return r;
   }
   if (path == "/v1/alerts" || path.substr(0, 11) == "/v1/alerts/") {
     if (!options_.alerting) {
@@ -320,7 +338,9 @@ void Api::Endpoints(HttpResponse& response) {
                         "GET /v1/catalogs/{catalog}/recommend?user=&session=&item=&items=&k=&exclude=",
                         "POST /v1/admin/reload", "GET /v1/admin/config", "GET /v1/alerts",
                         "GET /v1/alerts/rules", "GET /v1/alerts/history?limit=", "GET|POST /v1/alerts/silences",
-                        "DELETE /v1/alerts/silences/{id}",
+                        "DELETE /v1/alerts/silences/{id}", "GET /v1/admin/models",
+                        "POST /v1/admin/models/{name}/load|unload", "GET /v2/health/live|ready",
+                        "GET /v2/models/{model}[/versions/{v}][/ready]", "POST /v2/models/{model}[/versions/{v}]/infer",
                         "POST /v1/events", "GET /v1/monitor/drift",
                         "POST /v1/monitor/drift/reference?model=&start=&end=", "GET /v1/monitor/business?window=",
                         "GET /v1/monitor/queries?catalog=&kind=top|zero_result&n=",

@@ -8,6 +8,8 @@
 //   POST /v1/admin/reload, GET /v1/admin/config  reload the config file; effective settings
 //   GET /v1/alerts, /v1/alerts/rules, /v1/alerts/history, GET|POST /v1/alerts/silences,
 //   DELETE /v1/alerts/silences/{id}              the embedded alert evaluator (alert/api.h)
+//   GET /v1/admin/models, POST /v1/admin/models/{name}/load|unload   the model repository
+//   /v2/health/live|ready, /v2/models/{m}[/versions/{v}][/ready|/infer]   KServe v2 REST
 //   GET /v1/catalogs                             catalogs with state and index statistics
 //   GET /v1/catalogs/{catalog}                   one catalog
 //   GET /v1/catalogs/{catalog}/search?q=&k=&offset=&msm=&exact_total=
@@ -35,6 +37,8 @@
 #include <vector>
 
 #include "alert/alerting.h"
+#include "models/inference_api.h"
+#include "models/model_repository.h"
 #include "monitor/metrics.h"
 #include "pipeline/catalog_registry.h"
 #include "server/http_server.h"
@@ -57,6 +61,8 @@ struct ApiOptions {
   std::function<std::string()> effective_config;
   // The alert evaluator behind /v1/alerts*; null: those routes answer 404.
   alert::Alerting* alerting = nullptr;
+  // The model repository behind /v2/* (KServe v2) and /v1/admin/models*; null: 404.
+  models::ModelRepository* models = nullptr;
 };
 
 class Api {
@@ -87,6 +93,8 @@ class Api {
     kRouteEvents,
     kRouteAdmin,
     kRouteAlerts,
+    kRouteModels,
+    kRouteInference,
     kRouteDrift,
     kRouteBusiness,
     kRouteQueries,

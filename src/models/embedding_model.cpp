@@ -1,0 +1,197 @@
+// The only translation unit that includes hnswlib (its headers define non-inline functions).
+#include "models/embedding_model.h"
+
+#include <hnswlib/hnswlib.h>
+
+#include <cmath>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <shared_mutex>
+#include <unordered_map>
+
+namespace shelfwatch::models {
+namespace {
+
+namespace fs = std::filesystem;
+
+Status ReadFloats(const fs::path& path, size_t expected_floats, const char* what, std::vector<float>* out) {
+  std::error_code ec;
+  const uintmax_t bytes = fs::file_size(path, ec);
+  if (ec) return NotFound("missing " + path.string() + " (" + what + ")");
+  if (bytes % sizeof(float) != 0 || (expected_floats != 0 && bytes != expected_floats * sizeof(float))) {
+    return FailedPrecondition(path.string() + " holds " + std::to_string(bytes) + " bytes, expected " +
+                              std::to_string(expected_floats * sizeof(float)) + " (" + what + ")");
+  }
+  out->resize(bytes / sizeof(float));
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(reinterpret_cast<char*>(out->data()), static_cast<std::streamsize>(bytes))) {
+    return IoError("cannot read " + path.string());
+  }
+  for (float v : *out) {
+    if (!std::isfinite(v)) return Status(ErrorCode::kDataLoss, path.string() + " holds NaN or Inf");
+  }
+  return Status::Ok();
+}
+
+void Normalise(std::span<float> v) {
+  double norm = 0;
+  for (float x : v) norm += static_cast<double>(x) * x;
+  if (norm <= 0) return;
+  const float inv = static_cast<float>(1.0 / std::sqrt(norm));
+  for (float& x : v) x *= inv;
+}
+
+}  // namespace
+
+struct EmbeddingModel::State {
+  ModelConfig config;
+  std::vector<float> encoder_table;
+  // Item vectors in rows of dim floats; a deque of rows keeps spans stable across AddItem.
+  std::deque<std::vector<float>> vectors;
+  std::deque<std::string> ids;
+  std::unordered_map<std::string_view, uint32_t> rows;
+  std::unique_ptr<hnswlib::InnerProductSpace> space;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> index;
+  mutable std::shared_mutex mu;  // shared: Search; exclusive: AddItem
+};
+
+EmbeddingModel::EmbeddingModel(std::unique_ptr<State> state) : s_(std::move(state)) {}
+EmbeddingModel::~EmbeddingModel() = default;
+
+Result<std::unique_ptr<EmbeddingModel>> EmbeddingModel::Open(const ModelConfig& config, const std::string& dir) {
+  auto s = std::make_unique<State>();
+  s->config = config;
+  const size_t dim = static_cast<size_t>(config.encoder.dim);
+  const fs::path root(dir);
+
+  std::ifstream ids_in(root / "items.txt");
+  if (!ids_in) return NotFound("missing " + (root / "items.txt").string() + " (item ids)");
+  std::string line;
+  while (std::getline(ids_in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    s->ids.push_back(line);
+  }
+  if (s->ids.empty()) return FailedPrecondition((root / "items.txt").string() + " lists no items");
+  std::vector<float> matrix;
+  SW_RETURN_IF_ERROR(ReadFloats(root / "items.f32", s->ids.size() * dim, "items x dim float32", &matrix));
+  SW_RETURN_IF_ERROR(ReadFloats(root / "encoder.f32", static_cast<size_t>(config.encoder.buckets) * dim,
+                                "buckets x dim float32", &s->encoder_table));
+
+  const size_t n = s->ids.size();
+  for (size_t i = 0; i < n; ++i) {
+    auto [it, fresh] = s->rows.emplace(s->ids[i], static_cast<uint32_t>(i));
+    if (!fresh) return Status(ErrorCode::kDataLoss, "items.txt repeats the id '" + s->ids[i] + "'");
+  }
+  try {
+    s->space = std::make_unique<hnswlib::InnerProductSpace>(dim);
+    s->index = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+        s->space.get(), n, static_cast<size_t>(config.hnsw_m),
+        static_cast<size_t>(config.hnsw_ef_construction), /*random_seed=*/100);
+    for (size_t i = 0; i < n; ++i) {
+      std::vector<float> row(matrix.begin() + static_cast<std::ptrdiff_t>(i * dim),
+                             matrix.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
+      Normalise(row);
+      s->index->addPoint(row.data(), i);
+      s->vectors.push_back(std::move(row));
+    }
+    s->index->setEf(static_cast<size_t>(config.hnsw_ef_search));
+  } catch (const std::exception& e) {
+    return Internal(std::string("hnswlib: ") + e.what());
+  }
+  return std::unique_ptr<EmbeddingModel>(new EmbeddingModel(std::move(s)));
+}
+
+int EmbeddingModel::dim() const { return s_->config.encoder.dim; }
+size_t EmbeddingModel::size() const {
+  std::shared_lock lock(s_->mu);
+  return s_->ids.size();
+}
+const EncoderSpec& EmbeddingModel::encoder() const { return s_->config.encoder; }
+
+std::vector<float> EmbeddingModel::Encode(std::string_view text) const {
+  return EncodeText(s_->config.encoder, s_->encoder_table, text);
+}
+
+std::vector<EmbeddingModel::Hit> EmbeddingModel::Search(std::span<const float> query, size_t k) const {
+  std::vector<Hit> hits;
+  if (query.size() != static_cast<size_t>(dim()) || k == 0) return hits;
+  std::shared_lock lock(s_->mu);
+  auto heap = s_->index->searchKnn(query.data(), std::min(k, s_->ids.size()));
+  hits.resize(heap.size());
+  // The heap pops the farthest first; hnswlib's inner-product distance is 1 - dot.
+  for (size_t i = heap.size(); i-- > 0;) {
+    hits[i] = {static_cast<uint32_t>(heap.top().second), 1.0f - heap.top().first};
+    heap.pop();
+  }
+  return hits;
+}
+
+const std::string& EmbeddingModel::item_id(uint32_t row) const {
+  std::shared_lock lock(s_->mu);
+  return s_->ids[row];
+}
+
+std::span<const float> EmbeddingModel::item_vector(uint32_t row) const {
+  std::shared_lock lock(s_->mu);
+  return s_->vectors[row];
+}
+
+std::optional<uint32_t> EmbeddingModel::RowOf(std::string_view id) const {
+  std::shared_lock lock(s_->mu);
+  auto it = s_->rows.find(id);
+  if (it == s_->rows.end()) return std::nullopt;
+  return it->second;
+}
+
+Status EmbeddingModel::AddItem(std::string id, std::span<const float> vector) {
+  if (vector.size() != static_cast<size_t>(dim())) {
+    return InvalidArgument("item vector has " + std::to_string(vector.size()) + " values, the model " +
+                           std::to_string(dim()));
+  }
+  std::unique_lock lock(s_->mu);
+  if (s_->rows.count(id)) return Status(ErrorCode::kConflict, "item '" + id + "' is already indexed");
+  std::vector<float> row(vector.begin(), vector.end());
+  Normalise(row);
+  const size_t label = s_->ids.size();
+  try {
+    if (label >= s_->index->max_elements_) s_->index->resizeIndex(label * 2 + 16);
+    s_->index->addPoint(row.data(), label);
+  } catch (const std::exception& e) {
+    return Internal(std::string("hnswlib: ") + e.what());
+  }
+  s_->ids.push_back(std::move(id));
+  s_->vectors.push_back(std::move(row));
+  s_->rows.emplace(s_->ids.back(), static_cast<uint32_t>(label));
+  return Status::Ok();
+}
+
+Result<std::vector<Tensor>> EmbeddingModel::Run(const std::vector<Tensor>& inputs) const {
+  const Tensor& q = inputs[0];
+  if (q.dtype != DataType::kBytes) return InvalidArgument("embedding models take BYTES queries");
+  const size_t k = static_cast<size_t>(s_->config.top_k);
+  const int64_t n = static_cast<int64_t>(q.bytes.size());
+  std::vector<Tensor> out(2);
+  out[0].shape = {n, static_cast<int64_t>(k)};
+  out[0].fp32.assign(static_cast<size_t>(n) * k, 0.0f);
+  out[1].dtype = DataType::kBytes;
+  out[1].shape = out[0].shape;
+  out[1].bytes.assign(static_cast<size_t>(n) * k, std::string());
+  for (int64_t i = 0; i < n; ++i) {
+    const std::vector<float> v = Encode(q.bytes[static_cast<size_t>(i)]);
+    const std::vector<Hit> hits = Search(v, k);
+    for (size_t j = 0; j < hits.size(); ++j) {
+      out[0].fp32[static_cast<size_t>(i) * k + j] = hits[j].score;
+      out[1].bytes[static_cast<size_t>(i) * k + j] = item_id(hits[j].row);
+    }
+  }
+  return out;
+}
+
+Result<std::unique_ptr<Backend>> OpenEmbeddingBackend(const ModelConfig& config, const std::string& dir) {
+  Result<std::unique_ptr<EmbeddingModel>> m = EmbeddingModel::Open(config, dir);
+  if (!m.ok()) return m.status();
+  return std::unique_ptr<Backend>(std::move(m).value());
+}
+
+}  // namespace shelfwatch::models

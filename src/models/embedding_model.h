@@ -1,0 +1,60 @@
+// An `embedding` model version: an item-embedding matrix, its ids, a hashed n-gram query
+// encoder (embedding_encoder.h) and an HNSW index over the items (hnswlib 0.6.2, inner product
+// on L2-normalised vectors, i.e. cosine similarity; Malkov & Yashunin 2018), built at load.
+//
+// As a Backend it answers the v2 tensors query BYTES [n, 1] -> scores FP32 [n, top_k],
+// item_ids BYTES [n, top_k]; the search pipeline calls Encode/Search/RowOf directly.
+// Thread-safety: every method is safe for concurrent use. hnswlib 0.6.2 allows concurrent
+// searches but not a search concurrent with an insert, and `ef` is global to the index: searches
+// hold a shared lock, AddItem an exclusive one, and ef is fixed at load. glibc's rwlock prefers
+// readers, so AddItem waits for a gap in the searches: add items off-peak or in a new version.
+// Cost: Search O(ef x log n x dim); Encode O(features x dim); load O(n log n x dim) to build.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "models/backend.h"
+
+namespace shelfwatch::models {
+
+class EmbeddingModel final : public Backend {
+ public:
+  struct Hit {
+    uint32_t row = 0;
+    float score = 0;  // cosine similarity (inner product of unit vectors)
+  };
+
+  // Reads items.f32, items.txt and encoder.f32 from `dir`, checks their sizes against the
+  // config (kDataLoss / kFailedPrecondition / kNotFound), normalises the item vectors and
+  // builds the index.
+  static Result<std::unique_ptr<EmbeddingModel>> Open(const ModelConfig& config, const std::string& dir);
+  ~EmbeddingModel() override;
+
+  int dim() const;
+  size_t size() const;
+  const EncoderSpec& encoder() const;
+  // The L2-normalised embedding of a query or title.
+  std::vector<float> Encode(std::string_view text) const;
+  // Up to k nearest items to `query` (dim floats), best first.
+  std::vector<Hit> Search(std::span<const float> query, size_t k) const;
+  const std::string& item_id(uint32_t row) const;
+  std::span<const float> item_vector(uint32_t row) const;  // normalised
+  std::optional<uint32_t> RowOf(std::string_view id) const;
+  // Adds one item (vector normalised here) to the matrix and index; kConflict for a known id.
+  Status AddItem(std::string id, std::span<const float> vector);
+
+  Result<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs) const override;
+
+ private:
+  struct State;
+  explicit EmbeddingModel(std::unique_ptr<State> state);
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace shelfwatch::models
