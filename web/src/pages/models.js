@@ -14,14 +14,14 @@ function create() {
     new ChartPanel({
       id: 'models.latency', title: 'Inference latency p95', hint: 'per model version', unit: 'seconds',
       queries: (c) => [{
-        query: `histogram_quantile(0.95, sum by (model, version, le) (rate(shelfwatch_model_inference_duration_seconds_bucket[${c.range.window}])))`,
+        query: `histogram_quantile(0.95, sum by (model, version, le) (rate(shelfwatch_model_compute_duration_seconds_bucket[${c.range.window}])))`,
         label,
       }],
       emptyMessage: 'No inferences in this time range',
     }),
     new ChartPanel({
       id: 'models.throughput', title: 'Inferences / s', hint: 'per model version', unit: 'rps',
-      queries: (c) => [{ query: `sum by (model, version) (rate(shelfwatch_model_inference_duration_seconds_count[${c.range.window}]))`, label }],
+      queries: (c) => [{ query: `sum by (model, version) (rate(shelfwatch_model_compute_duration_seconds_count[${c.range.window}]))`, label }],
       emptyMessage: 'No inferences in this time range',
     }),
     new ChartPanel({
