@@ -96,13 +96,28 @@ OnlineSeries& OnlineMetrics::For(std::string_view catalog, std::string_view endp
     std::unordered_map<std::string, OnlineSeries*> map;
   };
   thread_local Cache cache;
+  // The request path asks for the same series over and over: remember the last answer.
+  thread_local uint64_t last_owner = 0;
+  thread_local std::string last_catalog, last_endpoint, last_variant;
+  thread_local OnlineSeries* last = nullptr;
+  if (last_owner == id_ && last && last_catalog == catalog && last_endpoint == endpoint && last_variant == variant) {
+    return *last;
+  }
   if (cache.owner != id_) {
     cache.owner = id_;
     cache.map.clear();
   }
   std::string key = SeriesKey(catalog, endpoint, variant);
+  auto remember = [&](OnlineSeries* series) -> OnlineSeries& {
+    last_owner = id_;
+    last_catalog.assign(catalog);
+    last_endpoint.assign(endpoint);
+    last_variant.assign(variant);
+    last = series;
+    return *series;
+  };
   auto hit = cache.map.find(key);
-  if (hit != cache.map.end()) return *hit->second;
+  if (hit != cache.map.end()) return remember(hit->second);
   std::lock_guard<std::mutex> lock(mu_);
   auto& slot = series_[key];
   if (!slot) {
@@ -119,7 +134,7 @@ OnlineSeries& OnlineMetrics::For(std::string_view catalog, std::string_view endp
     slot->results_returned = &results_returned_->WithLabels(l);
   }
   cache.map.emplace(std::move(key), slot.get());
-  return *slot;
+  return remember(slot.get());
 }
 
 OnlineMetrics::CatalogSketches& OnlineMetrics::SketchesFor(std::string_view catalog) {
