@@ -33,8 +33,10 @@ echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d
 echo "== $($BIN version)"
 
 echo; echo "== 1. monitoring overhead on search (concurrency 16, $ROUNDS interleaved rounds of $DURATION)"
+# ON_ARGS adds flags to the monitored server (e.g. ON_ARGS="--served-sample-rate 0.1").
 start on --catalog "homedepot=$HD/products.csv,k1=0.2,b=0.85" --data-dir "$WORK/on" --history-interval 1s \
-  --drift-reference "homedepot=$HD/queries.csv,split=train" --drift-interval 10s --rules deploy/prometheus/rules/shelfwatch.yml
+  --drift-reference "homedepot=$HD/queries.csv,split=train" --drift-interval 10s --rules deploy/prometheus/rules/shelfwatch.yml \
+  ${ON_ARGS:-}
 start off --catalog "homedepot=$HD/products.csv,k1=0.2,b=0.85" --no-monitoring
 ON=(); OFF=()
 for r in $(seq "$ROUNDS"); do
@@ -49,6 +51,7 @@ m_on, m_off = statistics.median(on), statistics.median(off)
 print(f"median: on {m_on:.0f} req/s, off {m_off:.0f} req/s, on/off = {m_on / m_off:.3f} (overhead {100 * (1 - m_on / m_off):.1f}%)")
 PY
 
+[ -n "${ONLY_OVERHEAD:-}" ] && exit 0
 echo; echo "== 2. feedback ingest, POST /v1/events, 500 events per request (committed with fsync before the answer)"
 for c in 1 4 8; do
   $BIN bench --url "http://127.0.0.1:$PORT_on" --catalog homedepot --queries "$HD/queries.csv" --events-batch 500 \
