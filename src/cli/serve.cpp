@@ -195,6 +195,7 @@ int RunServe(int argc, char** argv) {
     } else if (!next.alerting.rule_files.empty()) {
       log::Warn("alert rules added by a reload take effect at the next start");
     }
+    if (monitoring) monitoring->SetDriftThresholds(next.monitoring_options.drift_thresholds);
     log::SetLevel(next.log_level);
     effective_config = EffectiveConfigJson(fresh);
     log::Info("configuration reloaded", {{"file", config.config_path}});

@@ -506,6 +506,15 @@ Status Monitoring::SetReferenceFromWindow(std::string_view model, double start, 
   return NotFound("no drift monitor '" + std::string(model) + "'");
 }
 
+void Monitoring::SetDriftThresholds(const drift::DriftThresholds& thresholds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  options_.drift_thresholds = thresholds;  // monitors created later start with them
+  size_t n = catalog_count_.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; ++i) {
+    for (auto [m, saved] : catalogs_[i]->Monitors()) m->SetThresholds(thresholds);
+  }
+}
+
 void Monitoring::CountIngestFailure(std::string_view reason, uint64_t events) {
   ingest_failures_->WithLabels({std::string(reason)}).Inc(events);
 }

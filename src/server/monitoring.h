@@ -165,6 +165,8 @@ class Monitoring {
   // kNotFound for an unknown model; the monitor's errors otherwise (range outside the retained
   // history or empty).
   Status SetReferenceFromWindow(std::string_view model, double start_unix_s, double end_unix_s);
+  // New drift thresholds for every monitor, from the next evaluation on (config reload).
+  void SetDriftThresholds(const monitor::drift::DriftThresholds& thresholds);
   // Names feedback ingestion failures (store_error, queue_full, too_large, bad_body).
   void CountIngestFailure(std::string_view reason, uint64_t events = 1);
 

@@ -60,9 +60,14 @@ TEST(ConfigFile, CheckConfigPointsAtEachMistake) {
 TEST(ConfigFile, ReloadAppliesNewRulesAndRefusesBrokenOnes) {
   std::string dir = testing::MakeTempDir("sw-reload");
   Write(dir + "/rules.yml", kRules);
-  Write(dir + "/shelfwatch.yaml", "catalog:\n  - name: homedepot\n    path: " + DataPath("homedepot/products.csv") +
-                                      "\nrules: [" + dir + "/rules.yml]\nrule-eval-interval: 1s\n"
-                                      "alert-webhook: [\"http://127.0.0.1:9/hook?token=s3cret\"]\n");
+  auto config = [&](const std::string& psi_alert) {
+    Write(dir + "/shelfwatch.yaml", "catalog:\n  - name: homedepot\n    path: " + DataPath("homedepot/products.csv") +
+                                        "\nrules: [" + dir + "/rules.yml]\nrule-eval-interval: 1s\n"
+                                        "alert-webhook: [\"http://127.0.0.1:9/hook?token=s3cret\"]\n"
+                                        "drift-reference-rows: 40\ndrift-bucket: 1s\ndrift-interval: 0\n"
+                                        "drift-thresholds: psi_alert=" + psi_alert + "\n");
+  };
+  config("0.25");
   TestServer server({"--config", dir + "/shelfwatch.yaml", "--data-dir", dir + "/data"});
   ASSERT_TRUE(server.WaitReady()) << server.Log();
   HttpClient c(server.port());
@@ -98,6 +103,28 @@ TEST(ConfigFile, ReloadAppliesNewRulesAndRefusesBrokenOnes) {
   r = c.Request("POST", "/v1/admin/reload");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(groups(), (std::vector<std::string>{"search", "readiness"}));
+  // Drift thresholds change live too: the next evaluation judges PSI against the new one.
+  auto searches = [&](int n) {
+    for (int i = 0; i < n; ++i) c.Request("GET", "/v1/catalogs/homedepot/search?q=" + std::string(i % 2 ? "drill" : "paint"));
+  };
+  searches(60);  // the reference: frozen from the first 40 searches (whole batches)
+  c.Request("GET", "/v1/monitor/drift?evaluate=true");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the current window starts after it
+  searches(100);
+  auto psi_threshold = [&] {
+    json d = json::parse(c.Request("GET", "/v1/monitor/drift?evaluate=true&model=homedepot/search").body);
+    for (const auto& f : d["monitors"][0]["features"]) {
+      for (const auto& m : f["methods"]) {
+        if (m["method"] == "psi") return m["threshold"].get<double>();
+      }
+    }
+    return -1.0;
+  };
+  EXPECT_DOUBLE_EQ(psi_threshold(), 0.25);
+  config("0.9");
+  ASSERT_EQ(c.Request("POST", "/v1/admin/reload").status, 200);
+  EXPECT_DOUBLE_EQ(psi_threshold(), 0.9);
+
   Write(dir + "/rules.yml", kRules);
   ::kill(server.pid(), SIGHUP);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);

@@ -596,7 +596,14 @@ DriftReport DriftMonitor::Evaluate(double now) {
   for (size_t i = 0; i < features_->size(); ++i) {
     const FeatureSpec& spec = (*features_)[i];
     if (ref != nullptr) {
-      report.features.push_back(CompareFeature(spec, ref->profile.feature(i), current.feature(i), options_.compare));
+      if (thresholds_) {
+        // Thresholds set after creation (a configuration reload) replace the features' own.
+        FeatureSpec adjusted = spec;
+        adjusted.thresholds = *thresholds_;
+        report.features.push_back(CompareFeature(adjusted, ref->profile.feature(i), current.feature(i), options_.compare));
+      } else {
+        report.features.push_back(CompareFeature(spec, ref->profile.feature(i), current.feature(i), options_.compare));
+      }
     } else {
       FeatureDrift f;
       f.feature = spec.name;
@@ -637,6 +644,11 @@ void DriftMonitor::ExportMetrics(const DriftReport& report) {
       }
     }
   }
+}
+
+void DriftMonitor::SetThresholds(const DriftThresholds& thresholds) {
+  std::lock_guard<std::mutex> lock(evaluate_mu_);
+  thresholds_ = thresholds;
 }
 
 }  // namespace shelfwatch::monitor::drift

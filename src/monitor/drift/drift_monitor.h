@@ -78,6 +78,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -187,6 +188,9 @@ class DriftMonitor {
   // reference and, with a registry, updates the drift gauges. A non-finite `now` means now.
   DriftReport Evaluate(double now_unix_seconds);
   DriftReport Evaluate();
+  // Replaces every feature's thresholds from the next evaluation on (a configuration reload).
+  void SetThresholds(const DriftThresholds& thresholds);
+
   // The report of the latest Evaluate (a copy; cheap enough for GET /v1/monitor/drift to
   // serve without re-evaluating); before the first one, a report with no features.
   DriftReport LastReport() const;
@@ -248,6 +252,7 @@ class DriftMonitor {
   std::thread worker_;  // started at the end of the constructor
 
   std::mutex evaluate_mu_;
+  std::optional<DriftThresholds> thresholds_;  // guarded by evaluate_mu_
   mutable std::mutex last_mu_;
   std::shared_ptr<const DriftReport> last_report_;
 
