@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <cstdlib>
 #include <cstdio>
 #include <filesystem>
@@ -361,9 +363,62 @@ std::vector<std::string> LabelValues(int prom_port, const std::string& selector,
   return {values.begin(), values.end()};
 }
 
-// Series that appear only with model serving configured (the test server serves lexical
-// search only); the queries on them must be valid but may return nothing.
-bool MayBeEmpty(const std::string& expr) { return expr.find("shelfwatch_model_") != std::string::npos; }
+// Model series exist only when the model fixture could be made (python3-xgboost); without
+// it the queries on them must be valid but may return nothing.
+bool g_models_served = false;
+bool MayBeEmpty(const std::string& expr) {
+  return !g_models_served && expr.find("shelfwatch_model_") != std::string::npos;
+}
+
+// DIR/ranker/1: a ranker on 8 features; DIR/ranker/2: a corrupt artifact (a load failure).
+bool MakeModelRepository(const std::string& dir) {
+  std::string out;
+  std::string fixtures = dir + "-fixtures";
+  if (testing::RunCommand({"/usr/bin/python3", std::string(SHELFWATCH_SOURCE_DIR) + "/src/models/tests/fixtures/make_fixtures.py",
+                           fixtures},
+                          &out) != 0) {
+    return false;
+  }
+  const char* config =
+      "kind: xgboost\nmax_batch_size: 64\ninputs: [{name: features, dtype: FP32, dims: [8]}]\n"
+      "outputs: [{name: score, dtype: FP32, dims: [1]}]\n";
+  for (int v : {1, 2}) {
+    fs::create_directories(dir + "/ranker/" + std::to_string(v));
+    std::ofstream(dir + "/ranker/" + std::to_string(v) + "/config.yaml") << config;
+  }
+  fs::copy_file(fixtures + "/xgb_rank/model.json", dir + "/ranker/1/model.json");
+  std::ofstream(dir + "/ranker/2/model.json") << "{ not a model";
+  // Serve both: the policy "all" tries version 2 and refuses it.
+  std::ofstream(dir + "/ranker/config.yaml") << "version_policy: all\n";
+  g_models_served = true;
+  return true;
+}
+
+// Inference requests in the background, so that the model latency panels have rates.
+class ModelTraffic {
+ public:
+  explicit ModelTraffic(int port) : port_(port) {
+    if (port_ > 0) thread_ = std::thread([this] { Run(); });
+  }
+  ~ModelTraffic() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Run() {
+    const std::string body =
+        R"({"inputs":[{"name":"features","shape":[2,8],"datatype":"FP32","data":[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,)"
+        R"(0.8,0.7,0.6,0.5,0.4,0.3,0.2,0.1]}]})";
+    while (!stop_) {
+      Fetch(port_, "POST", "/v2/models/ranker/versions/1/infer", body, "application/json");
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+  }
+  int port_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 // Executes every dashboard query against Prometheus with the variables resolved as Grafana
 // would resolve them with "All" selected.
@@ -463,9 +518,17 @@ TEST(Ecosystem, ErrorBurstAlertsThroughPrometheusAndAlertmanagerAndDashboardQuer
   ASSERT_GT(webhook.port(), 0);
   std::vector<std::string> args = ServeArgs(dir + "/data");
   for (const auto& a : DriftArgs()) args.push_back(a);
+  // A model repository (an XGBoost ranker made by Debian's python3-xgboost, plus a broken
+  // version that is refused) so that the dashboard's model panels have series too.
+  bool with_models = MakeModelRepository(dir + "/models");
+  if (with_models) {
+    args.push_back("--models");
+    args.push_back(dir + "/models");
+  }
   testing::TestServer server(args);
   ASSERT_TRUE(server.started()) << server.Log();
   ASSERT_TRUE(server.WaitReady()) << server.Log();
+  ModelTraffic inferences(with_models ? server.port() : 0);
 
   int am_port = FreePort();
   ASSERT_TRUE(WriteTestAlertmanagerConfig(Deploy("alertmanager/alertmanager.yml"), webhook.port(), dir + "/am.yml", &error))
