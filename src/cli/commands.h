@@ -9,6 +9,7 @@ int RunEval(int argc, char** argv);
 int RunBench(int argc, char** argv);
 int RunEvalRec(int argc, char** argv);
 int RunTrain(int argc, char** argv);  // "train recommender ..."
+int RunTrainRanker(int argc, char** argv);  // "train ranker ..." (argv after "ranker")
 int RunExport(int argc, char** argv);
 int RunCheckConfig(int argc, char** argv);
 int RunSimulate(int argc, char** argv);

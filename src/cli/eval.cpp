@@ -1,4 +1,5 @@
 // shelfwatch eval: offline relevance of the search pipeline on judged queries.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -12,6 +13,9 @@
 #include "eval/relevance.h"
 #include "pipeline/catalog_registry.h"
 #include "pipeline/lexical_search.h"
+#include "ranking/features.h"
+#include "ranking/product_terms.h"
+#include "ranking/reranker.h"
 
 namespace shelfwatch::cli {
 namespace {
@@ -38,6 +42,55 @@ eval::RelevanceSummary Evaluate(const pipeline::CatalogSnapshot& snap, const std
     }
   }
   return acc.Summary();
+}
+
+// As Evaluate, with the BM25 top `rerank` of each query re-ordered by `ranker` (the rest of
+// the BM25 list follows unchanged, for Recall@100). Appends each query's re-ranking time
+// (features + model) to `rerank_us`.
+Result<eval::RelevanceSummary> EvaluateReranked(const pipeline::CatalogSnapshot& snap,
+                                                const std::vector<eval::JudgedQuery>& queries, uint32_t depth,
+                                                uint32_t rerank, const ranking::Reranker& ranker,
+                                                const ranking::FeatureExtractor& extractor, std::ostream* run,
+                                                std::vector<double>* rerank_us) {
+  eval::RelevanceAccumulator acc;
+  std::vector<std::string> ids;
+  std::vector<ranking::Candidate> cands;
+  std::vector<float> scores, popularity;
+  const std::vector<float> doc_priors = ranker.PriorsFor(*snap.catalog);  // empty without priors
+  pipeline::SearchParams params;
+  params.k = std::max(depth, rerank);
+  params.exact_total_hits = true;
+  for (const auto& q : queries) {
+    params.query = q.text;
+    auto out = pipeline::RunLexicalSearch(snap, params);
+    const auto& hits = out.result.hits;
+    const size_t head = std::min<size_t>(rerank, hits.size());
+    cands.clear();
+    for (size_t i = 0; i < head; ++i) cands.push_back({hits[i].doc, hits[i].score});
+    const int64_t t0 = MonotonicNanos();
+    popularity.clear();
+    for (size_t i = 0; i < head && !doc_priors.empty(); ++i) popularity.push_back(doc_priors[hits[i].doc]);
+    if (Status st = ranker.Rerank(extractor, out.terms, &cands, &scores, popularity); !st.ok()) return st;
+    rerank_us->push_back(static_cast<double>(MonotonicNanos() - t0) / 1e3);
+    ids.clear();
+    for (const auto& c : cands) ids.push_back(snap.catalog->product(c.doc).id);
+    for (size_t i = head; i < hits.size() && i < depth; ++i) ids.push_back(snap.catalog->product(hits[i].doc).id);
+    if (ids.size() > depth) ids.resize(depth);
+    acc.Add(q, ids, out.result.total_hits);
+    if (run) {
+      for (size_t i = 0; i < ids.size(); ++i) {
+        const float score = i < scores.size() ? scores[i] : hits[i].score;
+        *run << q.id << " Q0 " << ids[i] << " " << (i + 1) << " " << score << " shelfwatch-ltr\n";
+      }
+    }
+  }
+  return acc.Summary();
+}
+
+double PercentileOf(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
 // Grid search over BM25 k1 x b by NDCG@10 on `train`; returns a snapshot indexed with the best
@@ -100,6 +153,8 @@ int RunEval(int argc, char** argv) {
                   {"depth", "N", "results retrieved per query (>= 100 for Recall@100)", "100"},
                   {"run", "FILE", "also write the ranking as a TREC run file", ""},
                   {"tune", "", "choose BM25 k1 and b by grid search on the TRAIN split, then evaluate"},
+                  {"ranker", "DIR", "also re-rank BM25's top N with a trained ranker (train ranker --out DIR; N as\n"
+                                    "trained) and report BM25 and BM25+LTR; the last line is BM25+LTR", ""},
                   {"json", "", "print the summary as JSON instead of a table"},
               });
   if (auto code = flags.ParseCommandLine(argc, argv)) return *code;
@@ -159,8 +214,26 @@ int RunEval(int argc, char** argv) {
     if (!run) return fail(IoError("cannot write " + flags.Get("run")), 1);
   }
   int64_t t0 = MonotonicNanos();
-  eval::RelevanceSummary s = Evaluate(*snap, *queries, static_cast<uint32_t>(*depth), run.is_open() ? &run : nullptr);
+  const bool rerank = !flags.Get("ranker").empty();
+  eval::RelevanceSummary s =
+      Evaluate(*snap, *queries, static_cast<uint32_t>(*depth), run.is_open() && !rerank ? &run : nullptr);
   double secs = static_cast<double>(MonotonicNanos() - t0) / 1e9;
+  // --ranker: the ablation rows (BM25, BM25+LTR) from one run; `s` becomes BM25+LTR.
+  const eval::RelevanceSummary bm25 = s;
+  std::shared_ptr<const ranking::Reranker> ranker;
+  std::vector<double> rerank_us;
+  if (rerank) {
+    auto loaded_ranker = ranking::Reranker::Load(flags.Get("ranker"));
+    if (!loaded_ranker.ok()) return fail(loaded_ranker.status(), 1);
+    ranker = *loaded_ranker;
+    auto terms = ranking::ProductTerms::Build(*snap->catalog, index_options.analyzer);
+    if (!terms.ok()) return fail(terms.status(), 1);
+    const ranking::FeatureExtractor extractor(*terms, index_options.bm25);
+    auto reranked = EvaluateReranked(*snap, *queries, static_cast<uint32_t>(*depth), ranker->candidates(), *ranker,
+                                     extractor, run.is_open() ? &run : nullptr, &rerank_us);
+    if (!reranked.ok()) return fail(reranked.status(), 1);
+    s = *reranked;
+  }
   const auto& stats = snap->index->stats();
   if (flags.GetBool("json")) {
     std::string out;
@@ -172,6 +245,12 @@ int RunEval(int argc, char** argv) {
     w.Key("ndcg@10").Fixed(s.ndcg_at_10, 4).Key("mrr@10").Fixed(s.mrr_at_10, 4);
     w.Key("recall@100").Fixed(s.recall_at_100, 4).Key("zero_result_rate").Fixed(s.zero_result_rate, 4);
     w.Key("queries_per_second").Fixed(static_cast<double>(s.queries) / secs, 0);
+    if (ranker) {
+      w.Key("ranker").String(ranker->path()).Key("reranked").Uint(ranker->candidates());
+      w.Key("bm25_ndcg@10").Fixed(bm25.ndcg_at_10, 4).Key("bm25_mrr@10").Fixed(bm25.mrr_at_10, 4);
+      w.Key("rerank_p50_us").Fixed(PercentileOf(rerank_us, 0.5), 1);
+      w.Key("rerank_p99_us").Fixed(PercentileOf(rerank_us, 0.99), 1);
+    }
     w.EndObject();
     std::printf("%s\n", out.c_str());
   } else {
@@ -185,6 +264,16 @@ int RunEval(int argc, char** argv) {
     std::printf("Recall@100   %.4f\n", s.recall_at_100);
     std::printf("zero-result  %.4f\n", s.zero_result_rate);
     std::printf("speed        %.0f queries/s (one thread, analysis included)\n", static_cast<double>(s.queries) / secs);
+    if (ranker) {
+      std::printf("ranker       %s (top %u re-ranked; metrics above are BM25+LTR)\n", ranker->path().c_str(),
+                  ranker->candidates());
+      std::printf("ablation     %-10s NDCG@10 %.4f  MRR@10 %.4f  Recall@100 %.4f\n", "BM25", bm25.ndcg_at_10,
+                  bm25.mrr_at_10, bm25.recall_at_100);
+      std::printf("             %-10s NDCG@10 %.4f  MRR@10 %.4f  Recall@100 %.4f\n", "BM25+LTR", s.ndcg_at_10,
+                  s.mrr_at_10, s.recall_at_100);
+      std::printf("re-rank      p50 %.0f us, p99 %.0f us per query (features + model, one thread)\n",
+                  PercentileOf(rerank_us, 0.5), PercentileOf(rerank_us, 0.99));
+    }
   }
   std::printf("%s\n", s.ToLine().c_str());
   return 0;

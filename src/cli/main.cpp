@@ -17,6 +17,7 @@ constexpr const char* kUsage =
     "  bench     closed-loop HTTP load generator over real queries (throughput, latency)\n"
     "  eval-rec  offline evaluation of recommenders on a time split (Recall@20, NDCG@10, ...)\n"
     "  train     train recommender: recommendation models into a model repository\n"
+    "  train ranker  a LambdaMART re-ranker for search (XGBoost) from judged queries\n"
     "  export    export training-data: served requests labelled by their feedback events\n"
     "  check-config  validate a serve configuration file (YAML) and its rule files\n"
     "  simulate  shoppers for a running server: real queries, clicks by relevance judgments\n"

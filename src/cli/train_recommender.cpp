@@ -12,8 +12,10 @@
 namespace shelfwatch::cli {
 
 int RunTrain(int argc, char** argv) {
+  if (argc >= 1 && std::strcmp(argv[0], "ranker") == 0) return RunTrainRanker(argc - 1, argv + 1);
   if (argc < 1 || std::strcmp(argv[0], "recommender") != 0) {
     std::fprintf(stderr, "usage: shelfwatch train recommender --events FILE --out DIR [--model all|covisit|sknn|ease|blend|popularity]\n");
+    std::fprintf(stderr, "       shelfwatch train ranker --catalog PRODUCTS --queries Q --qrels R --out DIR\n");
     return 2;
   }
   Flags flags("train recommender",

@@ -1,0 +1,112 @@
+// shelfwatch train ranker: trains a LambdaMART re-ranker (XGBoost) over BM25 candidates on the
+// TRAIN split of judged queries, with the serving feature code, and writes it as the next
+// version of a model repository directory (ranking/trainer.h).
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/flags.h"
+#include "common/log.h"
+#include "eval/relevance.h"
+#include "pipeline/catalog_registry.h"
+#include "ranking/features.h"
+#include "ranking/product_terms.h"
+#include "ranking/trainer.h"
+
+namespace shelfwatch::cli {
+
+int RunTrainRanker(int argc, char** argv) {
+  Flags flags("train ranker",
+              "Trains a LambdaMART re-ranker (XGBoost rank:ndcg / rank:pairwise) on the BM25 top N of the\n"
+              "TRAIN queries (query_id % 5 != 0; TEST is never read), choosing the objective and the number\n"
+              "of trees on a validation share of TRAIN, and writes DIR/<next version>/ (model.json,\n"
+              "config.yaml, features.txt, training.yaml). The last line is machine-readable:\n"
+              "  version=<dir> validation_ndcg@10=<x> validation_bm25_ndcg@10=<x>",
+              {
+                  {"catalog", "PATH|NAME=PATH[,opts]", "catalog file or catalog spec (as for eval; k1=,b= set BM25)", ""},
+                  {"queries", "FILE", "queries CSV (query_id,query)", ""},
+                  {"qrels", "FILE", "judgments CSV (query_id,product_id,relevance)", ""},
+                  {"out", "DIR", "model directory; the model is written as its next version", ""},
+                  {"candidates", "N", "BM25 candidates per query to re-rank", "100"},
+                  {"trees", "N", "boosting rounds (the most; validation may choose fewer)", "300"},
+                  {"depth", "N", "tree depth", "6"},
+                  {"eta", "X", "learning rate", "0.1"},
+                  {"objective", "NAME", "rank:ndcg, rank:pairwise, or auto (the better on validation)", "auto"},
+                  {"validation", "SHARE", "share of TRAIN queries held out to choose objective and trees (0: none)", "0.2"},
+                  {"threads", "N", "XGBoost training threads (0: all cores)", "0"},
+                  {"prior", "none|judgments", "popularity feature: none (0) or how many TRAIN queries judged the\n"
+                                               "product (leave-one-out in training; shipped as priors.csv)", "none"},
+              });
+  if (auto code = flags.ParseCommandLine(argc, argv)) return *code;
+  auto fail = [](const Status& st, int code) {
+    std::fprintf(stderr, "shelfwatch train ranker: %s\n", st.message().c_str());
+    return code;
+  };
+  for (const char* required : {"catalog", "queries", "qrels", "out"}) {
+    if (flags.Get(required).empty()) return fail(InvalidArgument(std::string("--") + required + " is required"), 2);
+  }
+  ranking::RankerTrainingOptions options;
+  auto candidates = flags.GetInt("candidates", 1, 10000);
+  auto trees = flags.GetInt("trees", 1, 100000);
+  auto depth = flags.GetInt("depth", 1, 16);
+  auto threads = flags.GetInt("threads", 0, 1024);
+  auto eta = flags.GetDouble("eta");
+  auto validation = flags.GetDouble("validation");
+  for (const Status& st : {candidates.status(), trees.status(), depth.status(), threads.status(), eta.status(),
+                           validation.status()}) {
+    if (!st.ok()) return fail(st, 2);
+  }
+  options.candidates = static_cast<uint32_t>(*candidates);
+  options.trees = static_cast<int>(*trees);
+  options.depth = static_cast<int>(*depth);
+  options.nthread = static_cast<int>(*threads);
+  options.eta = *eta;
+  options.validation_share = *validation;
+  if (flags.Get("objective") != "auto") options.objectives = {flags.Get("objective")};
+  if (flags.Get("prior") != "none" && flags.Get("prior") != "judgments") {
+    return fail(InvalidArgument("--prior is none or judgments"), 2);
+  }
+  options.judgment_prior = flags.Get("prior") == "judgments";
+  options.log = [](std::string_view line) {
+    std::printf("%.*s\n", static_cast<int>(line.size()), line.data());
+    std::fflush(stdout);
+  };
+
+  std::string spec_text = flags.Get("catalog");
+  // A bare path, with or without options after it, gets a catalog name.
+  if (spec_text.substr(0, spec_text.find(',')).find('=') == std::string::npos) spec_text = "train=" + spec_text;
+  auto spec = pipeline::ParseCatalogSpec(spec_text);
+  if (!spec.ok()) return fail(spec.status(), 2);
+  log::SetLevel(log::Level::kWarn);
+  pipeline::CatalogRegistry catalogs;
+  const std::string name = spec->name;
+  if (Status st = catalogs.Declare(std::move(spec).value()); !st.ok()) return fail(st, 2);
+  if (Status st = catalogs.Load(name); !st.ok()) return fail(st, 1);
+  auto snap = catalogs.Get(name);
+  if (!snap.ok()) return fail(snap.status(), 1);
+  const retrieval::IndexOptions& index_options = (*snap)->index->options();
+
+  // TRAIN only: the reported split never shapes the model.
+  auto queries = eval::LoadJudgedQueries(flags.Get("queries"), flags.Get("qrels"), eval::Split::kTrain);
+  if (!queries.ok()) return fail(queries.status(), 1);
+  auto terms = ranking::ProductTerms::Build(*(*snap)->catalog, index_options.analyzer);
+  if (!terms.ok()) return fail(terms.status(), 1);
+  ranking::FeatureExtractor extractor(*terms, index_options.bm25);
+  std::printf("catalog: %zu products, BM25 k1=%.2f b=%.2f; %zu TRAIN queries; %d features\n",
+              (*snap)->catalog->size(), index_options.bm25.k1, index_options.bm25.b, queries->size(),
+              static_cast<int>(ranking::kNumFeatures));
+
+  auto trained = ranking::TrainRanker((*snap)->index, *(*snap)->catalog, extractor, *queries, options);
+  if (!trained.ok()) return fail(trained.status(), trained.status().code() == ErrorCode::kInvalidArgument ? 2 : 1);
+  auto dir = ranking::WriteRankerVersion(flags.Get("out"), *trained, index_options);
+  if (!dir.ok()) return fail(dir.status(), 1);
+  std::printf("wrote %s (%s, %d trees, depth %d, %zu queries, %zu rows, %.1f s)\n", dir->c_str(),
+              trained->objective.c_str(), trained->trees, trained->depth, trained->train_queries, trained->rows,
+              trained->seconds);
+  std::printf("version=%s validation_ndcg@10=%.4f validation_bm25_ndcg@10=%.4f\n", dir->c_str(),
+              trained->validation_ndcg, trained->validation_bm25_ndcg);
+  return 0;
+}
+
+}  // namespace shelfwatch::cli
