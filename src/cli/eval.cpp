@@ -171,7 +171,8 @@ int RunEval(int argc, char** argv) {
   if (!depth.ok()) return fail(depth.status(), 2);
 
   std::string spec_text = flags.Get("catalog");
-  if (spec_text.find('=') == std::string::npos) spec_text = "eval=" + spec_text;
+  // A bare path (options may follow it: /x/products.csv,k1=0.2) gets a name.
+  if (spec_text.substr(0, spec_text.find(',')).find('=') == std::string::npos) spec_text = "eval=" + spec_text;
   auto spec = pipeline::ParseCatalogSpec(spec_text);
   if (!spec.ok()) return fail(spec.status(), 2);
   if (flags.Has("k1")) {
