@@ -39,7 +39,8 @@ int RunEvalRec(int argc, char** argv) {
                {"cutoff", "UNIX_SECONDS", "events before it are TRAIN, later ones TEST", "1512259200"},
                {"models", "DIR", "evaluate the latest versions in this model repository instead of training"},
                {"k", "N", "list length for Recall/HitRate", "20"},
-               {"no-tune", "", "use the default blend weights instead of tuning them on a validation split"}});
+               {"no-tune", "", "use the default blend weights instead of tuning them on a validation split"},
+               {"no-rerank", "", "leave the learned reranker out (trained here, or loaded with --models)"}});
   if (auto code = flags.ParseCommandLine(argc, argv)) return *code;
   if (!flags.Has("events")) {
     std::fprintf(stderr, "eval-rec: --events is required\n\n%s", flags.Help().c_str());
@@ -71,6 +72,7 @@ int RunEvalRec(int argc, char** argv) {
   // The models under test: trained here on TRAIN, or loaded from a repository and mapped onto
   // this log's item ids.
   std::shared_ptr<const CandidateModel> popularity, covisit, sknn, ease;
+  std::shared_ptr<const RerankerModel> reranker;
   BlendConfig blend_config;
   int64_t t0 = MonotonicNanos();
   if (flags.Has("models")) {
@@ -87,10 +89,12 @@ int RunEvalRec(int argc, char** argv) {
     sknn = map(loaded->sknn);
     ease = map(loaded->ease);
     if (loaded->blend) blend_config = *loaded->blend;
+    if (!flags.GetBool("no-rerank")) reranker = loaded->reranker;
     for (const auto& v : loaded->versions) std::fprintf(stderr, "eval-rec: loaded %s\n", v.dir.c_str());
   } else {
     TrainOptions options;
     options.tune_blend = !flags.GetBool("no-tune");
+    options.train_reranker = !flags.GetBool("no-rerank");
     auto trained = TrainModels(train, options, "all");
     if (!trained.ok()) {
       std::fprintf(stderr, "eval-rec: %s\n", trained.status().ToString().c_str());
@@ -101,6 +105,15 @@ int RunEvalRec(int argc, char** argv) {
     sknn = std::move(trained->sknn);
     ease = std::move(trained->ease);
     if (trained->blend) blend_config = *trained->blend;
+    reranker = std::move(trained->reranker);
+    const RerankValidation& v = trained->reranker_validation;
+    if (v.users > 0) {
+      std::fprintf(stderr,
+                   "eval-rec: reranker validation (trained without the last TRAIN day, scored on it): recall@20=%.4f "
+                   "ndcg@10=%.4f, recency score on the same candidates %.4f/%.4f, %zu users\n",
+                   v.recall, v.ndcg10, v.recency_recall, v.recency_ndcg10, v.users);
+    }
+    if (!trained->reranker_note.empty()) std::fprintf(stderr, "eval-rec: %s\n", trained->reranker_note.c_str());
     std::fprintf(stderr,
                  "eval-rec: trained on %zu TRAIN events in %.1f s; blend weights history=%.2f covisit=%.2f "
                  "ease=%.2f sknn=%.2f (validation recall@20=%.4f over %zu users)\n",
@@ -118,7 +131,14 @@ int RunEvalRec(int argc, char** argv) {
   BlendConfig own_history;  // recency-weighted own history alone
   own_history.weights = {1.0f, 0.0f, 0.0f, 0.0f};
   BlendRecommender own_history_rec(own_history, nullptr, nullptr, nullptr);
+  BlendRecommender linear_blend(blend_config, covisit.get(), ease.get(), sknn.get());
+  // The best model: the linear blend with the learned reranker for users with a history.
   BlendRecommender blend(blend_config, covisit.get(), ease.get(), sknn.get());
+  std::vector<ItemStat> reranker_stats;
+  if (reranker) {
+    reranker_stats = reranker->StatsFor(train.items);
+    blend.set_reranker(reranker.get(), &reranker_stats);
+  }
 
   struct Entry {
     std::string name;
@@ -139,7 +159,8 @@ int RunEvalRec(int argc, char** argv) {
   if (covisit) entries.push_back({"covisit", false, OfflineModel(*covisit, pad)});
   if (sknn) entries.push_back({"sknn", false, OfflineModel(*sknn, pad)});
   if (ease) entries.push_back({"ease", false, OfflineModel(*ease, pad)});
-  entries.push_back({"blend", false, OfflineBlend(blend, pad)});
+  if (reranker) entries.push_back({"blend (linear, no rerank)", false, OfflineBlend(linear_blend, pad)});
+  entries.push_back({reranker ? "blend+rerank" : "blend", false, OfflineBlend(blend, pad)});
 
   std::printf("%-10s %-26s %9s %8s %7s %9s %8s %6s %7s\n", "protocol", "model", "recall@20", "ndcg@10", "hit@20",
               "coverage", "pop_pct", "users", "seconds");

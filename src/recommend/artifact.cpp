@@ -157,6 +157,8 @@ Result<ArtifactConfig> ReadConfig(const std::string& version_dir) {
   config.kind = std::string(kind);
   std::string_view on;
   if (doc["trained_on"].get(on) == simdjson::SUCCESS) config.trained_on = std::string(on);
+  std::string_view at;
+  if (doc["trained_at"].get(at) == simdjson::SUCCESS) config.trained_at = std::string(at);
   for (const char* section : {"params", "metrics"}) {
     simdjson::dom::object obj;
     if (doc[section].get(obj) != simdjson::SUCCESS) continue;

@@ -91,9 +91,11 @@ struct ArtifactConfig {
   int64_t trained_at_ms = 0;
   std::vector<std::pair<std::string, double>> params;
   std::vector<std::pair<std::string, double>> metrics;
+  std::string trained_at;  // RFC 3339 as written (read back by ReadConfig; sorts by time)
 };
 Status WriteConfig(const std::string& version_dir, const ArtifactConfig& config);
-// Reads kind and params back (metrics are informational). kDataLoss when malformed.
+// Reads kind, trained_at (text) and params back (metrics are informational). kDataLoss when
+// malformed.
 Result<ArtifactConfig> ReadConfig(const std::string& version_dir);
 
 }  // namespace shelfwatch::recommend

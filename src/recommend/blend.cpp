@@ -3,6 +3,7 @@
 #include <unordered_map>
 
 #include "recommend/artifact.h"
+#include "recommend/reranker.h"
 
 namespace shelfwatch::recommend {
 
@@ -68,7 +69,45 @@ void Blend(const std::array<std::vector<Candidate>, kBlendedSources + 1>& lists,
   for (const auto& c : ranked) out->push_back({c.item, c.score, acc[c.item].source});
 }
 
+void MergeLive(std::span<const Candidate> live, float live_weight, size_t n, std::vector<SourcedCandidate>* ranked) {
+  float top = 0;
+  for (const auto& c : live) top = std::max(top, c.score);
+  if (live_weight <= 0 || top <= 0) return;
+  std::unordered_map<uint32_t, size_t> at;
+  for (size_t i = 0; i < ranked->size(); ++i) at.emplace((*ranked)[i].item, i);
+  for (const auto& c : live) {
+    float share = live_weight * c.score / top;
+    auto it = at.find(c.item);
+    if (it == at.end()) {
+      at.emplace(c.item, ranked->size());
+      ranked->push_back({c.item, share, Source::kLive});
+      continue;
+    }
+    SourcedCandidate& r = (*ranked)[it->second];
+    if (share > r.score) r.source = Source::kLive;
+    r.score += share;
+  }
+  std::stable_sort(ranked->begin(), ranked->end(), [](const SourcedCandidate& a, const SourcedCandidate& b) { return a.score > b.score; });
+  if (ranked->size() > n) ranked->resize(n);
+}
+
+bool IsPersonalContext(const ScoringContext& context) {
+  if (context.anchor != kNoItem) return false;
+  for (const auto& e : context.history) {
+    if (e.item != kNoItem) return true;
+  }
+  return false;
+}
+
 void BlendRecommender::Recommend(const ScoringContext& context, size_t n, std::vector<SourcedCandidate>* out) const {
+  if (reranker_ != nullptr && stats_ != nullptr && IsPersonalContext(context)) {
+    RerankSourceLists sources;
+    for (size_t m = 0; m < models_.size(); ++m) {
+      if (models_[m] != nullptr) models_[m]->Score(context, reranker_->params().source_candidates, &sources[m]);
+    }
+    reranker_->Rank(context, sources, *stats_, n, out);
+    return;
+  }
   std::array<std::vector<Candidate>, kBlendedSources + 1> lists;
   size_t per = std::max<size_t>(config_.candidates_per_source, n);
   if (config_.weights[0] > 0) ScoreOwnHistory(context, config_.history, per, &lists[0]);

@@ -48,8 +48,18 @@ struct BlendConfig {
 void Blend(const std::array<std::vector<Candidate>, kBlendedSources + 1>& lists, const BlendConfig& config,
            size_t n, std::vector<SourcedCandidate>* out);
 
+// Adds online co-visitation candidates (Source::kLive) to a list already ranked with scores in
+// (0, 1] (the reranker's): each gains live_weight x score / best live score, and its reason
+// becomes viewed_together_now where that share outweighs what it had. Re-sorts, keeps n.
+void MergeLive(std::span<const Candidate> live, float live_weight, size_t n, std::vector<SourcedCandidate>* ranked);
+
+class RerankerModel;
+struct ItemStat;
+
 // Scores a context with the trained components (any may be null) and blends: the offline
 // path used by evaluation and tuning (same item space for all components).
+// With a reranker set, personal requests (a known history and no anchor item) are ranked by
+// it over the own history and the components' candidates instead of the linear blend.
 class BlendRecommender {
  public:
   BlendRecommender(BlendConfig config, const CandidateModel* covisit, const CandidateModel* ease,
@@ -58,10 +68,22 @@ class BlendRecommender {
   void Recommend(const ScoringContext& context, size_t n, std::vector<SourcedCandidate>* out) const;
   const BlendConfig& config() const { return config_; }
   void set_config(const BlendConfig& c) { config_ = c; }
+  // `stats`: the reranker's item statistics in this item space (RerankerModel::StatsFor);
+  // both must outlive this object. nullptr switches the reranker off.
+  void set_reranker(const RerankerModel* reranker, const std::vector<ItemStat>* stats) {
+    reranker_ = reranker;
+    stats_ = stats;
+  }
 
  private:
   BlendConfig config_;
   std::array<const CandidateModel*, 3> models_;
+  const RerankerModel* reranker_ = nullptr;
+  const std::vector<ItemStat>* stats_ = nullptr;
 };
+
+// True when a reranker should rank this context: some known history and no anchor item (an
+// item page is "also viewed", which the blend and online co-visitation answer).
+bool IsPersonalContext(const ScoringContext& context);
 
 }  // namespace shelfwatch::recommend

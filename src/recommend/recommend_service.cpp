@@ -118,6 +118,7 @@ Status RecommendService::Init(const ServiceOptions& options) {
     ease = loaded->ease;
     sknn = loaded->sknn;
     if (loaded->blend) blend_ = *loaded->blend;
+    if (options.rerank) reranker_ = loaded->reranker;
     for (const auto& v : loaded->versions) {
       if (!versions_.empty()) versions_ += ",";
       versions_ += v.model + "/" + v.dir.substr(v.dir.rfind('/') + 1);
@@ -125,6 +126,7 @@ Status RecommendService::Init(const ServiceOptions& options) {
   } else {
     TrainOptions train;
     train.tune_blend = options.tune_blend;
+    train.train_reranker = options.rerank;
     auto trained = TrainModels(*log, train, "all");
     if (!trained.ok()) return trained.status();
     popularity_ = std::move(trained->popularity);
@@ -132,6 +134,7 @@ Status RecommendService::Init(const ServiceOptions& options) {
     ease = std::move(trained->ease);
     sknn = std::move(trained->sknn);
     if (trained->blend) blend_ = *trained->blend;
+    reranker_ = std::move(trained->reranker);
     versions_ = "trained:" + options.events_path;
   }
   if (log && !popularity_) popularity_ = PopularityModel::Train(*log);
@@ -148,6 +151,7 @@ Status RecommendService::Init(const ServiceOptions& options) {
   if (covisit) covisit_ = std::make_unique<MappedModel>(covisit, items_);
   if (ease) ease_ = std::make_unique<MappedModel>(ease, items_);
   if (sknn) sknn_ = std::make_unique<MappedModel>(sknn, items_);
+  if (reranker_) reranker_stats_ = reranker_->StatsFor(items_);
   from_popularity_.resize(popularity_->item_ids().size());
   for (uint32_t i = 0; i < from_popularity_.size(); ++i) from_popularity_[i] = items_.Find(popularity_->item_ids()[i]);
 
@@ -160,6 +164,7 @@ Status RecommendService::Init(const ServiceOptions& options) {
         histories_->users.Append(log->users.Name(u), {items_.Find(log->items.Name(events[i].item)), events[i].behavior, events[i].timestamp});
       }
     }
+    clock_.store(log->MaxTimestamp(), std::memory_order_relaxed);
   }
   if (items_.size() == 0) return FailedPrecondition("recommender has no items");
   return Status::Ok();
@@ -183,7 +188,9 @@ std::vector<ContextEvent> RecommendService::ContextOf(const RecommendRequest& r,
     if (!dup) context.push_back(e);
   }
   std::stable_sort(context.begin(), context.end(), [](const ContextEvent& a, const ContextEvent& b) { return a.timestamp < b.timestamp; });
-  int64_t now = context.empty() ? 0 : context.back().timestamp;
+  // Items named in the request are being viewed now: the data's clock, not before the
+  // latest known event.
+  int64_t now = std::max(context.empty() ? 0 : context.back().timestamp, clock_.load(std::memory_order_relaxed));
   if (!r.session_items.empty()) {
     std::shared_lock lock(items_mu_);
     for (const auto& id : r.session_items) context.push_back({items_.Find(id), Behavior::kView, now});
@@ -224,13 +231,22 @@ Result<Recommendations> RecommendService::Recommend(const RecommendRequest& r) c
   size_t want = r.k + banned.size();
   size_t per = std::max<size_t>(blend_.candidates_per_source, want);
   std::array<std::vector<Candidate>, kBlendedSources + 1> lists;
+  std::vector<SourcedCandidate> blended;
   bool known = false;
   for (const auto& e : context) known = known || e.item != kNoItem;
   if (known || anchor != kNoItem) {
-    if (blend_.weights[0] > 0) ScoreOwnHistory(ctx, blend_.history, per, &lists[0]);
     const MappedModel* models[] = {covisit_.get(), ease_.get(), sknn_.get()};
-    for (size_t m = 0; m < 3; ++m) {
-      if (models[m] && blend_.weights[m + 1] > 0) models[m]->Score(ctx, per, &lists[m + 1]);
+    bool rerank = reranker_ && IsPersonalContext(ctx);
+    if (rerank) {
+      // The reranker reads every model's candidates, whatever the blend weights.
+      for (size_t m = 0; m < 3; ++m) {
+        if (models[m]) models[m]->Score(ctx, reranker_->params().source_candidates, &lists[m + 1]);
+      }
+    } else {
+      if (blend_.weights[0] > 0) ScoreOwnHistory(ctx, blend_.history, per, &lists[0]);
+      for (size_t m = 0; m < 3; ++m) {
+        if (models[m] && blend_.weights[m + 1] > 0) models[m]->Score(ctx, per, &lists[m + 1]);
+      }
     }
     // Online co-visitation over the service's item space.
     auto query = QueryItems(ctx, blend_.history, 40);
@@ -242,9 +258,15 @@ Result<Recommendations> RecommendService::Recommend(const RecommendRequest& r) c
     live_->Score(query, acc);
     acc.Drain(&lists[kBlendedSources]);
     KeepTop(&lists[kBlendedSources], per);
+    if (rerank) {
+      RerankSourceLists sources{std::move(lists[1]), std::move(lists[2]), std::move(lists[3])};
+      // Time features from the data's clock, as in training (ages at the end of the log).
+      ScoringContext at_clock{ctx.history, ctx.anchor, std::max(ctx.now, clock_.load(std::memory_order_relaxed))};
+      reranker_->Rank(at_clock, sources, reranker_stats_, want, &blended);
+      MergeLive(lists[kBlendedSources], blend_.live_weight, want, &blended);
+    }
   }
-  std::vector<SourcedCandidate> blended;
-  Blend(lists, blend_, want, &blended);
+  if (blended.empty()) Blend(lists, blend_, want, &blended);
   std::unordered_set<uint32_t> taken;
   std::vector<std::pair<uint32_t, SourcedCandidate>> picked;
   for (const auto& c : blended) {
@@ -306,6 +328,9 @@ Status RecommendService::OnEvent(std::string_view user_id, std::string_view sess
     ++paired;
   }
   ContextEvent event{item, type, timestamp};
+  int64_t seen = clock_.load(std::memory_order_relaxed);
+  while (timestamp > seen && !clock_.compare_exchange_weak(seen, timestamp, std::memory_order_relaxed)) {
+  }
   histories_->users.Append(user_id, event);
   if (!session_id.empty()) histories_->sessions.Append(session_id, event);
   return Status::Ok();

@@ -1,5 +1,6 @@
 #include "recommend/trainer.h"
 
+#include <cstdio>
 #include <unordered_set>
 
 #include "common/clock.h"
@@ -99,12 +100,78 @@ Result<TuningReport> TuneBlend(const InteractionLog& log, const TrainOptions& op
   return report;
 }
 
+namespace {
+
+// Trains the reranker on label windows of `log`; first without the latest window, to check on
+// it that the reranker beats `baseline_recall` (the tuned blend's, or the recency score's when
+// the blend was not tuned), then on every window.
+void TrainReranker(const InteractionLog& log, const TrainOptions& options, double baseline_recall, TrainedModels* out) {
+  SourceTrainer sources = [&options](const InteractionLog& before) {
+    OwnedSources o;
+    if (options.reranker_sources[0]) {
+      std::shared_ptr<const CandidateModel> m = CoVisitationModel::Train(before, options.covisit);
+      o.models[0] = m.get();
+      o.owned.push_back(std::move(m));
+    }
+    if (options.reranker_sources[1]) {
+      auto ease = EaseModel::Train(before, options.ease);
+      if (ease.ok()) {
+        std::shared_ptr<const CandidateModel> m = std::move(*ease);
+        o.models[1] = m.get();
+        o.owned.push_back(std::move(m));
+      }
+    }
+    if (options.reranker_sources[2]) {
+      std::shared_ptr<const CandidateModel> m = SessionKnnModel::Train(before, options.sknn);
+      o.models[2] = m.get();
+      o.owned.push_back(std::move(m));
+    }
+    return o;
+  };
+  auto set = BuildRerankTrainingSet(log, options.reranker, sources);
+  if (!set.ok()) {
+    out->reranker_note = set.status().message();
+    return;
+  }
+  if (set->windows.size() < 2) {
+    out->reranker_note = "reranker: one label window only, nothing left to validate on";
+    return;
+  }
+  auto holdout = RerankerModel::Train(log, *set, options.reranker, 1);
+  if (!holdout.ok()) {
+    out->reranker_note = holdout.status().message();
+    return;
+  }
+  auto validation = (*holdout)->Validate(set->windows[0]);
+  if (!validation.ok()) {
+    out->reranker_note = validation.status().message();
+    return;
+  }
+  out->reranker_validation = *validation;
+  double baseline = baseline_recall > 0 ? baseline_recall : validation->recency_recall;
+  if (validation->recall <= baseline) {
+    char note[160];
+    std::snprintf(note, sizeof note, "reranker: validation recall@20 %.4f does not beat %.4f", validation->recall, baseline);
+    out->reranker_note = note;
+    return;
+  }
+  auto final_model = RerankerModel::Train(log, *set, options.reranker, 0);
+  if (!final_model.ok()) {
+    out->reranker_note = final_model.status().message();
+    return;
+  }
+  out->reranker = std::move(*final_model);
+}
+
+}  // namespace
+
 Result<TrainedModels> TrainModels(const InteractionLog& log, const TrainOptions& options, std::string_view which) {
   bool all = which == "all";
-  if (!all && which != "popularity" && which != "covisit" && which != "sknn" && which != "ease" && which != "blend") {
-    return InvalidArgument("unknown model '" + std::string(which) + "' (all|popularity|covisit|sknn|ease|blend)");
+  if (!all && which != "popularity" && which != "covisit" && which != "sknn" && which != "ease" && which != "blend" &&
+      which != "rerank") {
+    return InvalidArgument("unknown model '" + std::string(which) + "' (all|popularity|covisit|sknn|ease|blend|rerank)");
   }
-  bool blend = all || which == "blend";
+  bool blend = all || which == "blend" || which == "rerank";
   TrainedModels out;
   // Popularity always comes along: it is every other model's fallback.
   out.popularity = PopularityModel::Train(log, options.popularity);
@@ -124,6 +191,7 @@ Result<TrainedModels> TrainModels(const InteractionLog& log, const TrainOptions&
         out.blend_validation = tuned->validation;
       }
     }
+    if (options.train_reranker) TrainReranker(log, options, out.blend_validation.recall, &out);
   }
   return out;
 }
@@ -136,7 +204,7 @@ Result<std::vector<SavedVersion>> SaveModels(const TrainedModels& models, const 
     auto dir = CreateNextVersionDir(repo_dir, name);
     if (!dir.ok()) return dir.status();
     // config.json first: a version counts once model.bin (written last, atomically) exists.
-    ArtifactConfig config{name, trained_on, UnixMillis(), std::move(params), std::move(metrics)};
+    ArtifactConfig config{name, trained_on, UnixMillis(), std::move(params), std::move(metrics), ""};
     SW_RETURN_IF_ERROR(WriteConfig(*dir, config));
     SW_RETURN_IF_ERROR(write(*dir));
     saved.push_back({name, *dir});
@@ -155,6 +223,15 @@ Result<std::vector<SavedVersion>> SaveModels(const TrainedModels& models, const 
                             {{"validation_recall@20", models.blend_validation.recall},
                              {"validation_ndcg@10", models.blend_validation.ndcg10},
                              {"validation_users", static_cast<double>(models.blend_validation.users)}}));
+  }
+  if (models.reranker) {
+    const RerankerModel& r = *models.reranker;
+    const RerankValidation& v = models.reranker_validation;
+    SW_RETURN_IF_ERROR(save("rerank", [&r](const std::string& d) { return r.Save(d); }, r.Params(),
+                            {{"validation_recall@20", v.recall},
+                             {"validation_ndcg@10", v.ndcg10},
+                             {"validation_recency_recall@20", v.recency_recall},
+                             {"validation_users", static_cast<double>(v.users)}}));
   }
   return saved;
 }
@@ -197,7 +274,26 @@ Result<LoadedModels> LoadLatestModels(const std::string& repo_dir) {
     if (!b.ok()) return b.status();
     out.blend = *b;
   }
-  if (out.versions.empty()) return NotFound(repo_dir + ": no recommender model versions (popularity|covisit|sknn|ease|blend)");
+  // A reranker older than the latest blend belongs to an earlier training: the one that wrote
+  // that blend found no reranker worth keeping, so none is served.
+  uint32_t rerank_version = LatestVersion(repo_dir, "rerank");
+  if (rerank_version > 0) {
+    std::string d = repo_dir + "/rerank/" + std::to_string(rerank_version);
+    auto rerank_config = ReadConfig(d);
+    if (!rerank_config.ok()) return rerank_config.status();
+    std::string blend_at;
+    if (uint32_t b = LatestVersion(repo_dir, "blend"); b > 0) {
+      auto blend_config = ReadConfig(repo_dir + "/blend/" + std::to_string(b));
+      if (blend_config.ok()) blend_at = blend_config->trained_at;
+    }
+    if (rerank_config->trained_at >= blend_at) {
+      auto m = RerankerModel::Load(d);
+      if (!m.ok()) return m.status();
+      out.reranker = std::move(*m);
+      out.versions.push_back({"rerank", d});
+    }
+  }
+  if (out.versions.empty()) return NotFound(repo_dir + ": no recommender model versions (popularity|covisit|sknn|ease|blend|rerank)");
   return out;
 }
 

@@ -1,9 +1,10 @@
-// Behaviour of the recommendation models, the offline protocol and the serving facade on
-// small hand-made event logs, plus one check on the real Taobao file.
+// Behaviour of the recommendation models, the learned reranker, the offline protocol and the
+// serving facade on small hand-made event logs, plus one check on the real Taobao file.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "common/clock.h"
@@ -226,6 +227,189 @@ TEST(Artifacts, RoundTripGivesTheSameRecommendationsAndCorruptionIsRefused) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(LambdaMart, LearnsTheInformativeFeatureAndRoundTripsThroughBytes) {
+  // 200 groups of 20 rows; a row is relevant when feature 1 is high, features 0 and 2 are noise.
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(0, 1);
+  RankingData data;
+  data.features = 3;
+  for (int g = 0; g < 200; ++g) {
+    for (int r = 0; r < 20; ++r) {
+      float signal = u(rng);
+      data.rows.insert(data.rows.end(), {u(rng), signal, u(rng)});
+      data.labels.push_back(signal > 0.9f ? 1.0f : 0.0f);
+    }
+    data.group_sizes.push_back(20);
+  }
+  LambdaMartParams params;
+  params.trees = 20;
+  params.min_child_weight = 1;
+  auto model = LambdaMart::Train(data, params);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  std::vector<float> scores;
+  ASSERT_TRUE((*model)->Predict(data.rows, &scores).ok());
+  ASSERT_EQ(scores.size(), data.row_count());
+  // Each group's best-scored row is relevant whenever the group has a relevant row.
+  int groups_with_relevant = 0, top_relevant = 0;
+  for (int g = 0; g < 200; ++g) {
+    int best = g * 20;
+    bool any = false;
+    for (int r = g * 20; r < g * 20 + 20; ++r) {
+      if (scores[r] > scores[best]) best = r;
+      any = any || data.labels[r] > 0;
+    }
+    groups_with_relevant += any;
+    top_relevant += data.labels[best] > 0;
+  }
+  EXPECT_GT(groups_with_relevant, 150);
+  EXPECT_EQ(top_relevant, groups_with_relevant);
+  // Our tree walk gives XGBoost's own scores, missing values included.
+  std::vector<float> with_missing = data.rows;
+  for (size_t i = 0; i < with_missing.size(); i += 7) with_missing[i] = std::nanf("");
+  std::vector<float> ours, reference;
+  ASSERT_TRUE((*model)->Predict(with_missing, &ours).ok());
+  ASSERT_TRUE((*model)->PredictWithXgboost(with_missing, &reference).ok());
+  ASSERT_EQ(ours.size(), reference.size());
+  for (size_t i = 0; i < ours.size(); ++i) ASSERT_NEAR(ours[i], reference[i], 1e-5) << i;
+  EXPECT_EQ((*model)->tree_count(), 20u);
+  // Bytes give back the same model.
+  auto bytes = (*model)->ToBytes();
+  ASSERT_TRUE(bytes.ok());
+  auto again = LambdaMart::FromBytes(*bytes, 3);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  std::vector<float> scores2;
+  ASSERT_TRUE((*again)->Predict(data.rows, &scores2).ok());
+  EXPECT_EQ(scores, scores2);
+  // Refusals: corrupt bytes, wrong feature count, nothing to learn, ragged rows.
+  EXPECT_EQ(LambdaMart::FromBytes("not a model", 3).status().code(), ErrorCode::kDataLoss);
+  EXPECT_EQ(LambdaMart::FromBytes(*bytes, 4).status().code(), ErrorCode::kDataLoss);
+  RankingData none = data;
+  std::fill(none.labels.begin(), none.labels.end(), 0.0f);
+  EXPECT_EQ(LambdaMart::Train(none, params).status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ((*model)->Predict(std::vector<float>{1, 2}, &scores).code(), ErrorCode::kInvalidArgument);
+}
+
+// Shoppers who each day view 30 items, the first of them in their own favourite category, and
+// come back the next day to the favourite-category item of the day before. Recency ranks that
+// item 30th (it is the oldest of the day); a learned ranking can see the category.
+std::string FavouriteCategoryRevisits(int users, int days) {
+  std::string csv;
+  for (int u = 0; u < users; ++u) {
+    std::string user = Id("u", u);
+    for (int d = 0; d < days; ++d) {
+      int64_t t = kT0 + d * kDay + 3600;
+      if (d > 0) csv += Row(user, Id(user + "-fav", d - 1), "pv", t - 600, Id("favcat", u));
+      csv += Row(user, Id(user + "-fav", d), "pv", t, Id("favcat", u));
+      for (int i = 0; i < 29; ++i) {
+        csv += Row(user, Id(user + "-" + std::to_string(d) + "-", i), "pv", t + 60 * (i + 1), Id("c", (u * 131 + d * 29 + i) % 997));
+      }
+    }
+  }
+  return csv;
+}
+
+TEST(Reranker, LearnsARevisitPatternThatRecencyMisses) {
+  auto log = Parse(FavouriteCategoryRevisits(40, 8));
+  RerankerParams params;
+  params.trees.trees = 30;
+  params.windows = 5;
+  auto set = BuildRerankTrainingSet(log, params, nullptr);
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  ASSERT_EQ(set->windows.size(), 5u);
+  EXPECT_EQ(set->windows[0].truth.size(), 40u);  // every user comes back in the last window
+  // Trained without the latest window, scored on it.
+  auto holdout = RerankerModel::Train(log, *set, params, 1);
+  ASSERT_TRUE(holdout.ok()) << holdout.status().ToString();
+  auto v = (*holdout)->Validate(set->windows[0]);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->users, 40u);
+  // Truth: 31 items (the revisit + 30 new), so one hit is recall 1/20.
+  EXPECT_NEAR(v->recall, 0.05, 1e-9);
+  EXPECT_NEAR(v->recency_recall, 0.0, 1e-9);
+  EXPECT_GT(v->ndcg10, 0.05);
+  // Serving: the favourite-category item comes first, as the user's own history.
+  auto user = log.users.Find("u3");
+  auto history = HistoryOf(log, user);
+  std::vector<SourcedCandidate> out;
+  (*holdout)->Rank({history, kNoItem, log.MaxTimestamp() + 600}, {}, (*holdout)->stats(), 5, &out);
+  ASSERT_EQ(out.size(), 5u);
+  EXPECT_EQ(log.items.Name(out[0].item), "u3-fav7");
+  EXPECT_EQ(out[0].source, Source::kHistory);
+  EXPECT_FLOAT_EQ(out[0].score, 1.0f);
+  EXPECT_LT(out[1].score, 1.0f);
+}
+
+TEST(Reranker, TrainedWithTheModelsSavedLoadedAndServed) {
+  auto log = Parse(FavouriteCategoryRevisits(40, 8));
+  TrainOptions options;
+  options.tune_blend = false;
+  options.reranker.trees.trees = 30;
+  options.reranker.windows = 5;
+  auto trained = TrainModels(log, options, "rerank");
+  ASSERT_TRUE(trained.ok()) << trained.status().ToString();
+  ASSERT_NE(trained->reranker, nullptr) << trained->reranker_note;
+  EXPECT_GT(trained->reranker_validation.recall, trained->reranker_validation.recency_recall);
+  std::string dir = testing::MakeTempDir("rerank");
+  ASSERT_TRUE(SaveModels(*trained, dir, "fav.csv").ok());
+  auto loaded = LoadLatestModels(dir);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ASSERT_NE(loaded->reranker, nullptr);
+  // The same ranking before and after the round trip.
+  auto history = HistoryOf(log, log.users.Find("u5"));
+  ScoringContext ctx{history, kNoItem, log.MaxTimestamp() + 600};
+  std::vector<SourcedCandidate> a, b;
+  trained->reranker->Rank(ctx, {}, trained->reranker->stats(), 10, &a);
+  loaded->reranker->Rank(ctx, {}, loaded->reranker->stats(), 10, &b);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].item, b[i].item);
+    EXPECT_FLOAT_EQ(a[i].score, b[i].score);
+  }
+  // The service serves it: the latest favourite-category item among the first three (the
+  // reranker learned it from the co-visitation and session-kNN features); without the
+  // reranker, the blend ranks it below the day's later views.
+  std::ofstream(dir + "/events.csv") << FavouriteCategoryRevisits(40, 8);
+  ServiceOptions so;
+  so.model_dir = dir;
+  so.events_path = dir + "/events.csv";
+  auto service = RecommendService::Open(so);
+  ASSERT_TRUE(service.ok()) << service.status().ToString();
+  EXPECT_NE((*service)->model_versions().find("rerank/1"), std::string::npos) << (*service)->model_versions();
+  RecommendRequest r;
+  r.user_id = "u5";
+  r.k = 5;
+  auto position = [](const Recommendations& recs, const std::string& id) {
+    size_t i = 0;
+    while (i < recs.results.size() && recs.results[i].item_id != id) ++i;
+    return i;
+  };
+  auto with = (*service)->Recommend(r);
+  ASSERT_TRUE(with.ok());
+  size_t at = position(*with, "u5-fav7");
+  ASSERT_LT(at, 3u);
+  EXPECT_EQ(with->results[at].reason, "your_history");
+  so.rerank = false;
+  auto plain = RecommendService::Open(so);
+  ASSERT_TRUE(plain.ok());
+  auto without = (*plain)->Recommend(r);
+  ASSERT_TRUE(without.ok());
+  EXPECT_EQ(without->results.size(), 5u);
+  EXPECT_EQ(position(*without, "u5-fav7"), without->results.size());
+  // A corrupt reranker is refused with data_loss, never served.
+  ASSERT_TRUE(WriteFileAtomically(dir + "/rerank/1/model.bin", "SWREC garbage").ok());
+  EXPECT_EQ(LoadLatestModels(dir).status().code(), ErrorCode::kDataLoss);
+  EXPECT_EQ(RecommendService::Open(so).status().code(), ErrorCode::kDataLoss);
+  // A later training that kept no reranker supersedes the old one: it is no longer loaded.
+  options.train_reranker = false;
+  auto retrained = TrainModels(log, options, "all");
+  ASSERT_TRUE(retrained.ok());
+  ASSERT_TRUE(SaveModels(*retrained, dir, "fav.csv").ok());
+  auto newer = LoadLatestModels(dir);
+  ASSERT_TRUE(newer.ok()) << newer.status().ToString();
+  EXPECT_EQ(newer->reranker, nullptr);
+  std::filesystem::remove_all(dir);
+}
+
 // A service over a small events file.
 std::unique_ptr<RecommendService> SmallService(std::string* dir_out) {
   std::string dir = testing::MakeTempDir("recsvc");
@@ -372,25 +556,40 @@ TEST(RecommendService, ConcurrentEventsAndRequestsStayConsistent) {
   std::filesystem::remove_all(dir);
 }
 
-// The real Taobao sample: the tuned blend must beat the strongest simple baseline.
-TEST(TaobaoEvaluation, BlendBeatsOwnHistoryRecencyOnRecall) {
+// The real Taobao sample, main protocol of the data README: the tuned blend with the learned
+// reranker (trained on TRAIN only) against the strongest simple baseline. Measured
+// (shelfwatch eval-rec --events .../user_behavior.csv): own history 0.1551 / NDCG@10 0.1335,
+// linear blend 0.1575 / 0.1333, blend+rerank 0.1601 / 0.1374 (+3.2% / +2.9%; issue 6 asks
+// +10% Recall@20, which this sample did not give: see the reranker's notes in reranker.h).
+TEST(TaobaoEvaluation, RerankedBlendBeatsOwnHistoryRecencyOnRecallAndNdcg) {
   auto log = LoadInteractions(testing::DataPath("taobao/user_behavior.csv"));
   ASSERT_TRUE(log.ok()) << log.status().ToString();
   constexpr int64_t kCutoff = 1512259200;  // data README
   InteractionLog train = log->Before(kCutoff);
   auto trained = TrainModels(train, TrainOptions{}, "blend");
   ASSERT_TRUE(trained.ok());
+  ASSERT_NE(trained->reranker, nullptr) << trained->reranker_note;
+  // Kept because it beat the tuned blend on the last TRAIN day while trained without it.
+  EXPECT_GT(trained->reranker_validation.recall, trained->blend_validation.recall);
   auto cases = BuildCases(*log, kCutoff, Protocol::kMain);
   EXPECT_EQ(cases.size(), 769u);  // README: 769 users have TEST events
   BlendConfig own;
   own.weights = {1, 0, 0, 0};
   BlendRecommender own_history(own, nullptr, nullptr, nullptr);
-  BlendRecommender blend(*trained->blend, trained->covisit.get(), trained->ease.get(), trained->sknn.get());
+  BlendRecommender linear(*trained->blend, trained->covisit.get(), trained->ease.get(), trained->sknn.get());
+  BlendRecommender reranked = linear;
+  auto stats = trained->reranker->StatsFor(train.items);
+  reranked.set_reranker(trained->reranker.get(), &stats);
   auto base = Evaluate(train, cases, Protocol::kMain, kCutoff, 20, OfflineBlend(own_history, nullptr));
-  auto ours = Evaluate(train, cases, Protocol::kMain, kCutoff, 20, OfflineBlend(blend, trained->popularity.get()));
+  auto blend = Evaluate(train, cases, Protocol::kMain, kCutoff, 20, OfflineBlend(linear, trained->popularity.get()));
+  auto ours = Evaluate(train, cases, Protocol::kMain, kCutoff, 20, OfflineBlend(reranked, trained->popularity.get()));
+  std::printf("own-history %.4f/%.4f  blend %.4f/%.4f  blend+rerank %.4f/%.4f (recall@20/ndcg@10)\n", base.recall,
+              base.ndcg10, blend.recall, blend.ndcg10, ours.recall, ours.ndcg10);
   EXPECT_NEAR(base.recall, 0.155, 0.002);  // the README's peer figure
-  EXPECT_GT(ours.recall, base.recall);
-  EXPECT_GE(ours.ndcg10, base.ndcg10 - 0.002);
+  EXPECT_GT(blend.recall, base.recall);
+  EXPECT_GE(ours.recall, 0.1595);  // measured 0.1601: +3.2% over own history
+  EXPECT_GT(ours.recall, blend.recall);
+  EXPECT_GE(ours.ndcg10, base.ndcg10);
 }
 
 }  // namespace
@@ -399,13 +598,16 @@ TEST(TaobaoEvaluation, BlendBeatsOwnHistoryRecencyOnRecall) {
 namespace shelfwatch::recommend {
 namespace {
 
-// In-process latency of RecommendService::Recommend on Taobao (known users, items, cold),
-// 1 and 2 threads. Disabled by default: run with --gtest_also_run_disabled_tests.
+// In-process latency of RecommendService::Recommend on Taobao, trained in-process with the
+// reranker, per kind of request (known user: reranked; item page: linear blend; user with
+// exclude=seen: reranked), 1 and 2 threads. Disabled by default: run with
+// --gtest_also_run_disabled_tests --gtest_filter='RecommendBench.*'.
 TEST(RecommendBench, DISABLED_InProcessLatency) {
   ServiceOptions options;
   options.events_path = testing::DataPath("taobao/user_behavior.csv");
   auto service = RecommendService::Open(options);
   ASSERT_TRUE(service.ok()) << service.status().ToString();
+  std::printf("models: %s\n", (*service)->model_versions().c_str());
   auto log = LoadInteractions(options.events_path);
   ASSERT_TRUE(log.ok());
   std::vector<RecommendRequest> requests;
@@ -417,16 +619,17 @@ TEST(RecommendBench, DISABLED_InProcessLatency) {
     if (u % 3 == 2) r.user_id = log->users.Name(u), r.exclude = Exclude::kSeen;
     requests.push_back(r);
   }
+  const char* kinds[] = {"user", "item", "user+exclude=seen"};
   for (int threads : {1, 2}) {
-    std::vector<std::vector<int64_t>> lat(threads);
+    std::vector<std::array<std::vector<int64_t>, 3>> lat(threads);
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) {
       pool.emplace_back([&, t] {
-        for (int rep = 0; rep < 3; ++rep) {
+        for (int rep = 0; rep < 5; ++rep) {
           for (size_t i = t; i < requests.size(); i += threads) {
             int64_t s = MonotonicNanos();
             auto out = (*service)->Recommend(requests[i]);
-            lat[t].push_back(MonotonicNanos() - s);
+            lat[t][i % 3].push_back(MonotonicNanos() - s);
             ASSERT_TRUE(out.ok() && !out->results.empty());
           }
         }
@@ -434,9 +637,16 @@ TEST(RecommendBench, DISABLED_InProcessLatency) {
     }
     for (auto& th : pool) th.join();
     std::vector<int64_t> all;
-    for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+    for (int kind = 0; kind < 3; ++kind) {
+      std::vector<int64_t> v;
+      for (auto& per_thread : lat) v.insert(v.end(), per_thread[kind].begin(), per_thread[kind].end());
+      all.insert(all.end(), v.begin(), v.end());
+      std::sort(v.begin(), v.end());
+      std::printf("threads=%d %-18s requests=%zu p50=%.3f ms p99=%.3f ms max=%.3f ms\n", threads, kinds[kind], v.size(),
+                  v[v.size() / 2] / 1e6, v[v.size() * 99 / 100] / 1e6, v.back() / 1e6);
+    }
     std::sort(all.begin(), all.end());
-    std::printf("threads=%d requests=%zu p50=%.3f ms p99=%.3f ms max=%.3f ms\n", threads, all.size(),
+    std::printf("threads=%d %-18s requests=%zu p50=%.3f ms p99=%.3f ms max=%.3f ms\n", threads, "all", all.size(),
                 all[all.size() / 2] / 1e6, all[all.size() * 99 / 100] / 1e6, all.back() / 1e6);
   }
 }
