@@ -13,25 +13,13 @@
 #include "common/clock.h"
 #include "common/json_writer.h"
 #include "eval/relevance.h"
+#include "server/http_server.h"
 
 namespace shelfwatch::cli {
 namespace {
 
-std::string UrlEncode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-        c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
+using server::UrlEncode;
+
 
 // "http://HOST:PORT[/]" -> host, port.
 Status ParseUrl(const std::string& url, std::string* host, uint16_t* port) {

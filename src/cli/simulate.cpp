@@ -18,24 +18,10 @@
 #include "common/clock.h"
 #include "common/json_writer.h"
 #include "eval/relevance.h"
+#include "server/http_server.h"
 
 namespace shelfwatch::cli {
 namespace {
-
-std::string Encode(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 // One HTTP/1.0 exchange on a fresh connection; the status and body, or status 0.
 std::pair<int, std::string> Exchange(const std::string& host, const std::string& port, const std::string& request) {
@@ -111,7 +97,7 @@ int RunSimulate(int argc, char** argv) {
     const eval::JudgedQuery& q =
         shifted_now ? *shifted[rng() % shifted.size()] : (*judged)[rng() % judged->size()];
     auto [status, body] = Exchange(host, port,
-                                   "GET /v1/catalogs/" + flags.Get("catalog") + "/search?k=10&q=" + Encode(q.text) +
+                                   "GET /v1/catalogs/" + flags.Get("catalog") + "/search?k=10&q=" + server::UrlEncode(q.text) +
                                        " HTTP/1.0\r\nHost: " + host + "\r\n\r\n");
     ++searches;
     simdjson::dom::element doc;

@@ -101,6 +101,8 @@ class HttpServer {
 
 // Percent-decodes a URL component ('+' as space). Returns false on a malformed escape.
 bool UrlDecode(std::string_view in, std::string* out);
+// Percent-encodes everything but RFC 3986 unreserved characters (for query values).
+std::string UrlEncode(std::string_view in);
 
 // Splits a query string into decoded (key, value) pairs, in order. Returns false and names
 // the offending parameter in `error` when an escape is malformed.
