@@ -1,5 +1,6 @@
 # shelfwatch — the two README commands and their building blocks.
-#   make demo   install dependencies, build Release, serve the Home Depot catalog on :8080
+#   make demo   install dependencies, build Release, train the models when ./models is missing,
+#               serve the Home Depot catalog on :8080
 #   make test   install dependencies, build, run every test with ctest
 SHELL := /bin/bash
 BUILD_DIR ?= build
@@ -8,7 +9,7 @@ JOBS ?= $(shell nproc)
 DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),/work/shared/data)
 PORT ?= 8080
 
-.PHONY: all deps configure build test demo bench asan tsan clean
+.PHONY: all deps configure build test demo models bench asan tsan clean
 
 all: build
 
@@ -27,7 +28,12 @@ test: deps
 
 demo: deps
 	$(MAKE) build
+	@if [ ! -d models/homedepot-ranker ]; then $(MAKE) models; fi
 	./scripts/demo.sh $(BUILD_DIR)/shelfwatch $(DATA_DIR) $(PORT)
+
+# The search pipeline's models, trained on the Home Depot TRAIN split (a few minutes).
+models: build
+	./scripts/train-models.sh $(BUILD_DIR)/shelfwatch $(DATA_DIR) models
 
 bench:
 	./scripts/install-deps.sh --bench

@@ -6,6 +6,7 @@ set -euo pipefail
 BIN=${1:-build/shelfwatch}
 DATA=${2:-../shared/data}
 PORT=${3:-8080}
+MODELS=${4:-models}
 PRODUCTS="$DATA/homedepot/products.csv"
 QUERIES="$DATA/homedepot/queries.csv"
 QRELS="$DATA/homedepot/qrels.csv"
@@ -25,6 +26,8 @@ shelfwatch demo — Home Depot search ($(($(wc -l <"$PRODUCTS") - 1)) products) 
 Open $URL/ for the dashboard (overview, business, drift, alerts). Simulated shoppers start once
 the server is ready. Try, in another terminal:
   curl -s '$URL/v1/catalogs/homedepot/search?q=cordless+drill&k=5' | python3 -m json.tool
+  curl -s '$URL/v1/catalogs/homedepot/search?q=cordles+dril&k=3&explain=true' | python3 -m json.tool
+  curl -s '$URL/v1/admin/models' | python3 -m json.tool
   curl -s '$URL/v1/catalogs/taobao/recommend?user=1&k=5'
   curl -s '$URL/v1/monitor/business?window=15m' | python3 -m json.tool
   curl -s '$URL/v1/monitor/queries?catalog=homedepot&kind=zero_result'
@@ -37,13 +40,16 @@ the server is ready. Try, in another terminal:
 Ctrl-C stops the shoppers and the server (graceful: in-flight requests finish).
 
 MSG
+# The search pipeline's models (make models): BM25 + vector retrieval fused, then the ranker.
+MODEL_ARGS=()
+if [ -d "$MODELS/homedepot-ranker" ]; then MODEL_ARGS=(--models "$MODELS"); fi
 # k1/b chosen on the TRAIN split by `shelfwatch eval --tune` (see bench/RESULTS.md); the drift
 # reference is the TRAIN queries run through the catalog.
 "$BIN" serve --port "$PORT" --data-dir "$STATE" \
   --catalog "homedepot=$PRODUCTS,k1=0.2,b=0.85" \
   --catalog "taobao=$EVENTS,format=events" --recommender "taobao=$EVENTS" \
   --drift-reference "homedepot=$QUERIES,split=train" --drift-window 10m --drift-bucket 10s --drift-interval 15s \
-  --rules deploy/prometheus/rules/shelfwatch.yml &
+  --rules deploy/prometheus/rules/shelfwatch.yml ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"} &
 SERVER=$!
 SHOPPERS=""
 cleanup() {

@@ -10,6 +10,7 @@ int RunBench(int argc, char** argv);
 int RunEvalRec(int argc, char** argv);
 int RunTrain(int argc, char** argv);  // "train recommender ..."
 int RunTrainRanker(int argc, char** argv);  // "train ranker ..." (argv after "ranker")
+int RunTrainEmbeddings(int argc, char** argv);  // "train embeddings ..." (argv after "embeddings")
 int RunExport(int argc, char** argv);
 int RunCheckConfig(int argc, char** argv);
 int RunSimulate(int argc, char** argv);

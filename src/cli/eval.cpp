@@ -12,7 +12,9 @@
 #include "common/log.h"
 #include "eval/relevance.h"
 #include "pipeline/catalog_registry.h"
+#include "models/model_repository.h"
 #include "pipeline/lexical_search.h"
+#include "pipeline/search_pipeline.h"
 #include "ranking/features.h"
 #include "ranking/product_terms.h"
 #include "ranking/reranker.h"
@@ -66,7 +68,7 @@ Result<eval::RelevanceSummary> EvaluateReranked(const pipeline::CatalogSnapshot&
     const auto& hits = out.result.hits;
     const size_t head = std::min<size_t>(rerank, hits.size());
     cands.clear();
-    for (size_t i = 0; i < head; ++i) cands.push_back({hits[i].doc, hits[i].score});
+    for (size_t i = 0; i < head; ++i) cands.push_back({hits[i].doc, hits[i].score, static_cast<uint32_t>(i)});
     const int64_t t0 = MonotonicNanos();
     popularity.clear();
     for (size_t i = 0; i < head && !doc_priors.empty(); ++i) popularity.push_back(doc_priors[hits[i].doc]);
@@ -81,6 +83,41 @@ Result<eval::RelevanceSummary> EvaluateReranked(const pipeline::CatalogSnapshot&
       for (size_t i = 0; i < ids.size(); ++i) {
         const float score = i < scores.size() ? scores[i] : hits[i].score;
         *run << q.id << " Q0 " << ids[i] << " " << (i + 1) << " " << score << " shelfwatch-ltr\n";
+      }
+    }
+  }
+  return acc.Summary();
+}
+
+// As Evaluate, through the serving search pipeline (pipeline/search_pipeline.h): the same
+// stages, models and fallbacks a server runs. Appends each query's time to `us`.
+eval::RelevanceSummary EvaluatePipeline(pipeline::SearchPipeline& search, const pipeline::CatalogSnapshot& snap,
+                                        const std::vector<eval::JudgedQuery>& queries, uint32_t depth,
+                                        std::ostream* run, std::vector<double>* us, std::string* stages,
+                                        pipeline::PipelineTimings* total) {
+  eval::RelevanceAccumulator acc;
+  std::vector<std::string> ids;
+  pipeline::SearchParams params;
+  params.k = depth;
+  pipeline::PipelineResult out;
+  for (const auto& q : queries) {
+    params.query = q.text;
+    const int64_t t0 = MonotonicNanos();
+    search.Run(snap, params, false, &out);
+    if (us) us->push_back(static_cast<double>(MonotonicNanos() - t0) / 1e3);
+    if (total) {
+      const auto& t = out.timings;
+      total->analyze_ns += t.analyze_ns, total->retrieve_ns += t.retrieve_ns, total->encode_ns += t.encode_ns;
+      total->ann_ns += t.ann_ns, total->fuse_ns += t.fuse_ns, total->features_ns += t.features_ns;
+      total->rank_ns += t.rank_ns;
+    }
+    ids.clear();
+    for (const auto& h : out.hits) ids.push_back(snap.catalog->product(h.doc).id);
+    acc.Add(q, ids, out.total_hits);
+    if (stages && stages->size() < out.stages.size()) *stages = out.stages;
+    if (run) {
+      for (size_t i = 0; i < ids.size(); ++i) {
+        *run << q.id << " Q0 " << ids[i] << " " << (i + 1) << " " << out.hits[i].score << " shelfwatch-" << out.stages << "\n";
       }
     }
   }
@@ -135,6 +172,81 @@ Result<std::shared_ptr<const pipeline::CatalogSnapshot>> TuneBm25(const pipeline
   return std::shared_ptr<const pipeline::CatalogSnapshot>(best);
 }
 
+// --models: the ablation through the serving pipeline, one row per configuration of stages.
+int EvaluateModels(const Flags& flags, const std::shared_ptr<const pipeline::CatalogSnapshot>& snap,
+                   const std::vector<eval::JudgedQuery>& queries, uint32_t depth, std::ostream* run) {
+  models::RepositoryOptions ro;
+  ro.root = flags.Get("models");
+  ro.validate = pipeline::ValidateRankingFeatures;
+  models::ModelRepository repo(ro);
+  if (Status st = repo.Start(); !st.ok()) {
+    std::fprintf(stderr, "shelfwatch eval: %s\n", st.message().c_str());
+    return 1;
+  }
+  for (const std::string& name : {snap->embedding_model, snap->ranker_model}) {
+    if (name.empty()) continue;
+    if (auto v = repo.Get(name); !v.ok()) {
+      std::fprintf(stderr, "shelfwatch eval: model %s: %s\n", name.c_str(), v.status().message().c_str());
+      return 1;
+    }
+  }
+  struct Row {
+    const char* name;
+    bool embedding, ranker, lexical;
+  };
+  const Row rows[] = {{"BM25", false, false, true},
+                      {"vector only", true, false, false},
+                      {"hybrid RRF", true, false, true},
+                      {"BM25+LTR", false, true, true},
+                      {"hybrid+LTR", true, true, true}};
+  eval::RelevanceSummary last;
+  std::vector<double> us;
+  std::string stages;
+  const bool json = flags.GetBool("json");
+  if (!json) {
+    std::printf("catalog      %s (%zu products), %zu %s queries, models from %s\n", flags.Get("catalog").c_str(),
+                snap->catalog->size(), queries.size(), flags.Get("split").c_str(), flags.Get("models").c_str());
+  }
+  std::string out_json;
+  JsonWriter w(&out_json);
+  w.BeginObject().Key("split").String(flags.Get("split")).Key("ablation").BeginArray();
+  for (const Row& row : rows) {
+    if ((row.embedding && snap->embedding_model.empty()) || (row.ranker && snap->ranker_model.empty())) continue;
+    auto variant = std::make_shared<pipeline::CatalogSnapshot>(*snap);
+    if (!row.embedding) variant->embedding_model.clear();
+    if (!row.ranker) variant->ranker_model.clear();
+    pipeline::SearchPipelineOptions options;
+    if (!row.lexical) options.candidates.lexical = 0;
+    pipeline::SearchPipeline search(&repo, nullptr, options);
+    search.Prepare(*variant);
+    const bool is_last = row.embedding == !snap->embedding_model.empty() && row.ranker == !snap->ranker_model.empty() && row.lexical;
+    us.clear();
+    stages.clear();
+    pipeline::PipelineTimings t;
+    last = EvaluatePipeline(search, *variant, queries, depth, is_last ? run : nullptr, &us, &stages, &t);
+    if (json) {
+      w.BeginObject().Key("name").String(row.name).Key("stages").String(stages);
+      w.Key("ndcg@10").Fixed(last.ndcg_at_10, 4).Key("mrr@10").Fixed(last.mrr_at_10, 4);
+      w.Key("recall@100").Fixed(last.recall_at_100, 4).Key("zero_result_rate").Fixed(last.zero_result_rate, 4);
+      w.Key("p50_us").Fixed(PercentileOf(us, 0.5), 1).Key("p99_us").Fixed(PercentileOf(us, 0.99), 1).EndObject();
+    } else {
+      std::printf("%-12s NDCG@10 %.4f  MRR@10 %.4f  Recall@100 %.4f  zero-result %.4f  p50 %5.0f us  p99 %5.0f us  (%s)\n",
+                  row.name, last.ndcg_at_10, last.mrr_at_10, last.recall_at_100, last.zero_result_rate,
+                  PercentileOf(us, 0.5), PercentileOf(us, 0.99), stages.c_str());
+      const double n = static_cast<double>(std::max<size_t>(queries.size(), 1)) * 1e3;
+      std::printf("             mean us per stage: analyze %.0f, retrieve %.0f, encode %.0f, ann %.0f, fuse %.0f, features %.0f, rank %.0f\n",
+                  static_cast<double>(t.analyze_ns) / n, static_cast<double>(t.retrieve_ns) / n,
+                  static_cast<double>(t.encode_ns) / n, static_cast<double>(t.ann_ns) / n, static_cast<double>(t.fuse_ns) / n,
+                  static_cast<double>(t.features_ns) / n, static_cast<double>(t.rank_ns) / n);
+    }
+    if (is_last) break;
+  }
+  w.EndArray().EndObject();
+  if (json) std::printf("%s\n", out_json.c_str());
+  std::printf("%s\n", last.ToLine().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int RunEval(int argc, char** argv) {
@@ -155,6 +267,10 @@ int RunEval(int argc, char** argv) {
                   {"tune", "", "choose BM25 k1 and b by grid search on the TRAIN split, then evaluate"},
                   {"ranker", "DIR", "also re-rank BM25's top N with a trained ranker (train ranker --out DIR; N as\n"
                                     "trained) and report BM25 and BM25+LTR; the last line is BM25+LTR", ""},
+                  {"models", "DIR", "evaluate the full search pipeline with the catalog's models from this model\n"
+                                    "repository (spec keys embedding=, ranker=; default NAME-embedding, NAME-ranker),\n"
+                                    "with the ablation BM25 / vector only / hybrid RRF / full; the last line is the\n"
+                                    "full pipeline", ""},
                   {"json", "", "print the summary as JSON instead of a table"},
               });
   if (auto code = flags.ParseCommandLine(argc, argv)) return *code;
@@ -213,6 +329,9 @@ int RunEval(int argc, char** argv) {
   if (!flags.Get("run").empty()) {
     run.open(flags.Get("run"));
     if (!run) return fail(IoError("cannot write " + flags.Get("run")), 1);
+  }
+  if (!flags.Get("models").empty()) {
+    return EvaluateModels(flags, snap, *queries, static_cast<uint32_t>(*depth), run.is_open() ? &run : nullptr);
   }
   int64_t t0 = MonotonicNanos();
   const bool rerank = !flags.Get("ranker").empty();

@@ -18,6 +18,7 @@ constexpr const char* kUsage =
     "  eval-rec  offline evaluation of recommenders on a time split (Recall@20, NDCG@10, ...)\n"
     "  train     train recommender: recommendation models into a model repository\n"
     "  train ranker  a LambdaMART re-ranker for search (XGBoost) from judged queries\n"
+    "  train embeddings  a two-tower query/item embedding for vector retrieval from judged queries\n"
     "  export    export training-data: served requests labelled by their feedback events\n"
     "  check-config  validate a serve configuration file (YAML) and its rule files\n"
     "  simulate  shoppers for a running server: real queries, clicks by relevance judgments\n"
@@ -36,6 +37,9 @@ int main(int argc, char** argv) {
   if (cmd == "eval") return shelfwatch::cli::RunEval(argc - 2, argv + 2);
   if (cmd == "bench") return shelfwatch::cli::RunBench(argc - 2, argv + 2);
   if (cmd == "eval-rec") return shelfwatch::cli::RunEvalRec(argc - 2, argv + 2);
+  if (cmd == "train" && argc >= 3 && !std::strcmp(argv[2], "embeddings")) {
+    return shelfwatch::cli::RunTrainEmbeddings(argc - 3, argv + 3);
+  }
   if (cmd == "train") return shelfwatch::cli::RunTrain(argc - 2, argv + 2);
   if (cmd == "export") return shelfwatch::cli::RunExport(argc - 2, argv + 2);
   if (cmd == "check-config") return shelfwatch::cli::RunCheckConfig(argc - 2, argv + 2);

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "monitor/metrics.h"
 #include "pipeline/catalog_registry.h"
+#include "pipeline/search_pipeline.h"
 #include "server/api.h"
 #include "server/http_server.h"
 #include "server/monitoring.h"
@@ -143,8 +144,13 @@ int RunServe(int argc, char** argv) {
 
   std::unique_ptr<models::ModelRepository> models;
   if (!config.models_dir.empty()) {
-    models = std::make_unique<models::ModelRepository>(
-        models::RepositoryOptions{config.models_dir, config.model_poll_interval_s, &metrics});
+    models::RepositoryOptions ro;
+    ro.root = config.models_dir;
+    ro.poll_interval_s = config.model_poll_interval_s;
+    ro.registry = &metrics;
+    // A ranker trained on another feature set is refused at load, so the old version serves.
+    ro.validate = pipeline::ValidateRankingFeatures;
+    models = std::make_unique<models::ModelRepository>(ro);
     // A version that fails is refused with its reason (listed at /v1/admin/models); only an
     // unreadable repository stops the server.
     if (Status st = models->Start(); !st.ok()) {
@@ -251,6 +257,11 @@ int RunServe(int argc, char** argv) {
   std::atomic<bool> loaded{false};
   std::thread loader([&] {
     Status st = catalogs.LoadAll();
+    // The ranking state of each catalog (product terms for the ranker's features), built now
+    // rather than by the first searches.
+    for (const auto& info : catalogs.List()) {
+      if (info.snapshot) api.PrepareSearch(*info.snapshot);
+    }
     if (Status r = recommenders.OpenAll(); st.ok()) st = r;
     if (monitoring) {
       for (const auto& info : catalogs.List()) {

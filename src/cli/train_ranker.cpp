@@ -9,6 +9,7 @@
 #include "cli/flags.h"
 #include "common/log.h"
 #include "eval/relevance.h"
+#include "models/model_repository.h"
 #include "pipeline/catalog_registry.h"
 #include "ranking/features.h"
 #include "ranking/product_terms.h"
@@ -35,6 +36,15 @@ int RunTrainRanker(int argc, char** argv) {
                   {"objective", "NAME", "rank:ndcg, rank:pairwise, or auto (the better on validation)", "auto"},
                   {"validation", "SHARE", "share of TRAIN queries held out to choose objective and trees (0: none)", "0.2"},
                   {"threads", "N", "XGBoost training threads (0: all cores)", "0"},
+                  {"models", "DIR", "model repository holding the embedding model (with --embedding): candidates\n"
+                                    "and vector features come from BM25 + vector retrieval fused, as the\n"
+                                    "serving pipeline generates them", ""},
+                  {"embedding", "NAME", "embedding model in --models that the pipeline will serve with", ""},
+                  {"cross-fit", "NAME,NAME...", "embedding models trained without fold 0, 1, ... of the TRAIN queries\n"
+                                               "(train embeddings --exclude-fold i/n): each query's vector features\n"
+                                               "come from the model that never saw it", ""},
+                  {"cross-fit-models", "DIR", "model repository holding the --cross-fit models (default --models)", ""},
+                  {"vector-candidates", "N", "vector (ANN) candidates per query with --embedding", "100"},
                   {"prior", "none|judgments", "popularity feature: none (0) or how many TRAIN queries judged the\n"
                                                "product (leave-one-out in training; shipped as priors.csv)", "none"},
               });
@@ -92,7 +102,52 @@ int RunTrainRanker(int argc, char** argv) {
   if (!queries.ok()) return fail(queries.status(), 1);
   auto terms = ranking::ProductTerms::Build(*(*snap)->catalog, index_options.analyzer);
   if (!terms.ok()) return fail(terms.status(), 1);
-  ranking::FeatureExtractor extractor(*terms, index_options.bm25);
+  ranking::CandidateDepths depths{options.candidates, 0};
+  std::unique_ptr<models::ModelRepository> repo, fold_repo;
+  if (!flags.Get("embedding").empty() || !flags.Get("cross-fit").empty()) {
+    if (flags.Get("models").empty()) return fail(InvalidArgument("--embedding and --cross-fit need --models"), 2);
+    if (flags.Get("embedding").empty()) return fail(InvalidArgument("--cross-fit needs --embedding (the served model)"), 2);
+    auto vector = flags.GetInt("vector-candidates", 1, 10000);
+    if (!vector.ok()) return fail(vector.status(), 2);
+    models::RepositoryOptions ro;
+    ro.root = flags.Get("models");
+    repo = std::make_unique<models::ModelRepository>(ro);
+    if (Status st = repo->Start(); !st.ok()) return fail(st, 1);
+    if (!flags.Get("cross-fit-models").empty()) {
+      fold_repo = std::make_unique<models::ModelRepository>(models::RepositoryOptions(flags.Get("cross-fit-models")));
+      if (Status st = fold_repo->Start(); !st.ok()) return fail(st, 1);
+    }
+    ranking::CandidateOptions co;
+    co.lexical = options.candidates;
+    co.vector = static_cast<uint32_t>(*vector);
+    co.fused = options.candidates;
+    auto bind = [&](const std::string& model, models::ModelRepository& from) -> Result<std::shared_ptr<const ranking::CandidateGenerator>> {
+      auto v = from.Get(model);
+      if (!v.ok()) return Status(v.status().code(), "embedding model " + model + ": " + v.status().message());
+      if (!(*v)->embedding()) return InvalidArgument("model " + model + " is not an embedding model");
+      return std::make_shared<const ranking::CandidateGenerator>((*snap)->index, (*snap)->catalog, *v, co);
+    };
+    auto served = bind(flags.Get("embedding"), *repo);
+    if (!served.ok()) return fail(served.status(), 1);
+    options.generator = *served;
+    std::string list = flags.Get("cross-fit");
+    for (size_t pos = 0; pos < list.size();) {
+      size_t comma = list.find(',', pos);
+      if (comma == std::string::npos) comma = list.size();
+      if (comma > pos) {
+        auto g = bind(list.substr(pos, comma - pos), fold_repo ? *fold_repo : *repo);
+        if (!g.ok()) return fail(g.status(), 1);
+        options.fold_generators.push_back(*g);
+      }
+      pos = comma + 1;
+    }
+    if (options.fold_generators.size() == 1) return fail(InvalidArgument("--cross-fit needs at least two fold models"), 2);
+    depths = options.generator->depths();
+    std::printf("candidates: BM25 top %u + vector top %u (%s), fused to %u%s\n", co.lexical, co.vector,
+                flags.Get("embedding").c_str(), co.fused,
+                options.fold_generators.empty() ? "" : ", vector features cross-fitted over the folds");
+  }
+  ranking::FeatureExtractor extractor(*terms, index_options.bm25, ranking::FieldWeights(index_options), depths);
   std::printf("catalog: %zu products, BM25 k1=%.2f b=%.2f; %zu TRAIN queries; %d features\n",
               (*snap)->catalog->size(), index_options.bm25.k1, index_options.bm25.b, queries->size(),
               static_cast<int>(ranking::kNumFeatures));

@@ -137,6 +137,25 @@ std::span<const float> EmbeddingModel::item_vector(uint32_t row) const {
   return s_->vectors[row];
 }
 
+void EmbeddingModel::Similarities(std::span<const float> query, std::span<const uint32_t> rows,
+                                  std::span<float> out) const {
+  const size_t dim = static_cast<size_t>(this->dim());
+  std::shared_lock lock(s_->mu);
+  // The rows are scattered over memory: ask for all their cache lines first, so the misses
+  // overlap instead of costing one memory latency each (a row is dim x 4 bytes).
+  const size_t n = std::min(rows.size(), out.size());
+  for (size_t i = 0; i < n; ++i) {
+    const char* p = reinterpret_cast<const char*>(s_->vectors[rows[i]].data());
+    for (size_t off = 0; off < dim * sizeof(float); off += 64) __builtin_prefetch(p + off);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const float* v = s_->vectors[rows[i]].data();
+    float dot = 0;
+    for (size_t j = 0; j < dim && j < query.size(); ++j) dot += query[j] * v[j];
+    out[i] = dot;
+  }
+}
+
 std::optional<uint32_t> EmbeddingModel::RowOf(std::string_view id) const {
   std::shared_lock lock(s_->mu);
   auto it = s_->rows.find(id);

@@ -45,6 +45,8 @@ class EmbeddingModel final : public Backend {
   std::vector<Hit> Search(std::span<const float> query, size_t k) const;
   const std::string& item_id(uint32_t row) const;
   std::span<const float> item_vector(uint32_t row) const;  // normalised
+  // out[i] = cosine of `query` (dim floats, normalised) and item rows[i]; one lock for all.
+  void Similarities(std::span<const float> query, std::span<const uint32_t> rows, std::span<float> out) const;
   std::optional<uint32_t> RowOf(std::string_view id) const;
   // Adds one item (vector normalised here) to the matrix and index; kConflict for a known id.
   Status AddItem(std::string id, std::span<const float> vector);

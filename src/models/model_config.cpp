@@ -79,7 +79,16 @@ Result<ModelConfig> ParseModelConfigNode(const YAML::Node& root) {
     }
   }
   if (const YAML::Node w = root["warmup"]) c.warmup_requests = IntOr(w["requests"], 0);
-  if (const YAML::Node x = root["xgboost"]) c.xgboost_nthread = IntOr(x["nthread"], 1);
+  if (const YAML::Node x = root["xgboost"]) {
+    c.xgboost_nthread = IntOr(x["nthread"], 1);
+    if (x["evaluator"]) {
+      const std::string ev = x["evaluator"].as<std::string>();
+      if (ev != "compiled" && ev != "xgboost") {
+        return InvalidArgument("config.yaml: xgboost.evaluator must be compiled or xgboost (got '" + ev + "')");
+      }
+      c.xgboost_compiled = ev == "compiled";
+    }
+  }
   if (const YAML::Node t = root["torchscript"]) {
     c.torch_intra_op_threads = IntOr(t["intra_op_threads"], 1);
   }

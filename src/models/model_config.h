@@ -10,7 +10,8 @@
 //   outputs: [{name: score, dtype: FP32, dims: [1]}]
 //   dynamic_batching: {max_queue_delay_us: 200, preferred_batch_size: 16}   # absent: no batcher
 //   warmup: {requests: 4}         # synthetic requests of the declared shapes before "ready"
-//   xgboost: {nthread: 1}         # booster threads per prediction call
+//   xgboost: {nthread: 1, evaluator: compiled}   # booster threads per prediction call;
+//                                 # compiled (tree_ensemble.h, default) or xgboost scores rows
 //   torchscript: {intra_op_threads: 1}   # at::set_num_threads, process-wide in libtorch
 //   embedding:                    # kind embedding only; inputs/outputs default to
 //     dim: 64                     #   query BYTES [1] -> scores FP32 [top_k], item_ids BYTES [top_k]
@@ -58,6 +59,9 @@ struct ModelConfig {
   int preferred_batch_size = 0;  // 0: max_batch_size
   int warmup_requests = 0;
   int xgboost_nthread = 1;
+  // Score with the compiled tree evaluator (tree_ensemble.h; checked against XGBoost at load)
+  // or with XGBoost's own predictor.
+  bool xgboost_compiled = true;
   int torch_intra_op_threads = 1;
   // kind embedding
   EncoderSpec encoder;

@@ -262,6 +262,13 @@ Status ModelRepository::ApplyPolicy(const std::string& name, bool retry_failed) 
       std::string reason;
       Result<std::shared_ptr<ModelVersion>> loaded =
           ModelVersion::Load(name, v, (dir / std::to_string(v)).string(), metrics_, &reason);
+      if (loaded.ok() && options_.validate) {
+        // The caller's own checks (e.g. a ranker's feature set), before the version serves.
+        if (Status st = options_.validate(**loaded); !st.ok()) {
+          reason = std::string(LoadFailureReason(st));
+          loaded = st;
+        }
+      }
       if (loaded.ok()) {
         (*loaded)->SetServing(true);
         SetState(name, v, VersionState::kReady, "", sig, *loaded);

@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -28,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -53,9 +55,17 @@ struct ModelStatus {
 };
 
 struct RepositoryOptions {
+  RepositoryOptions() = default;
+  RepositoryOptions(std::string root_dir, double poll_interval_seconds = 0, monitor::Registry* metrics = nullptr)
+      : root(std::move(root_dir)), poll_interval_s(poll_interval_seconds), registry(metrics) {}
+
   std::string root;
   double poll_interval_s = 0;              // 0: no polling thread (Poll/Load by hand)
   monitor::Registry* registry = nullptr;   // metrics go here; null: a private registry
+  // Optional: runs on every loaded version before it becomes ready; an error refuses it like a
+  // failed load (the reason label from LoadFailureReason, e.g. kFailedPrecondition ->
+  // wrong_shape), so the version already serving keeps serving.
+  std::function<Status(const ModelVersion&)> validate;
 };
 
 class ModelRepository {

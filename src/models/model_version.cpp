@@ -47,6 +47,7 @@ Result<std::shared_ptr<ModelVersion>> ModelVersion::Load(const std::string& name
   }
   std::shared_ptr<ModelVersion> v(
       new ModelVersion(name, version, std::move(config).value(), std::move(backend).value(), metrics));
+  v->dir_ = dir;
   if (Status s = v->Warmup(); !s.ok()) {
     *reason = "warmup_failed";
     return s;

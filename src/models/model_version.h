@@ -40,6 +40,8 @@ class ModelVersion {
   int64_t version() const { return version_; }
   const std::string& version_label() const { return version_label_; }
   const ModelConfig& config() const { return config_; }
+  // The version directory it was loaded from (its extra files: features.txt, training.yaml).
+  const std::string& dir() const { return dir_; }
 
   // Runs one request. `inputs` are matched to the config's inputs by name (any order); each
   // shape must be [rows] + dims when max_batch_size > 0 (1 <= rows <= max_batch_size), else
@@ -65,6 +67,7 @@ class ModelVersion {
   const int64_t version_;
   const std::string version_label_;
   const ModelConfig config_;
+  std::string dir_;
   std::unique_ptr<Backend> backend_;
   mutable VersionSeries series_;
   std::unique_ptr<DynamicBatcher> batcher_;  // null: no dynamic batching

@@ -1,5 +1,6 @@
 #include "pipeline/catalog_registry.h"
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 
@@ -130,6 +131,12 @@ Result<CatalogSpec> ParseCatalogSpec(std::string_view text) {
       if (!f.ok()) return f.status();
       if (*f > 1) return InvalidArgument("catalog option b must be between 0 and 1");
       spec.index.bm25.b = *f;
+    } else if (key == "embedding" || key == "ranker") {
+      // Model repository names (models/<name>/<version>/); "none" turns the stage off.
+      bool valid = !value.empty() && value.size() <= 128;
+      for (char c : value) valid = valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
+      if (!valid) return InvalidArgument("catalog option " + std::string(key) + " must be a model name ([A-Za-z0-9._-]) or none");
+      (key == "embedding" ? spec.embedding_model : spec.ranker_model) = value;
     } else if (key == "fields") {
       spec.index.fields.clear();
       fields_set = true;
@@ -247,6 +254,10 @@ Status CatalogRegistry::Load(std::string_view name) {
     std::snprintf(buf, sizeof buf, "bm25(k1=%g,b=%g)", spec.index.bm25.k1, spec.index.bm25.b);
     snap->model_versions = buf;
   }
+  snap->embedding_model = spec.embedding_model.empty() ? spec.name + "-embedding" : spec.embedding_model;
+  snap->ranker_model = spec.ranker_model.empty() ? spec.name + "-ranker" : spec.ranker_model;
+  if (snap->embedding_model == "none") snap->embedding_model.clear();
+  if (snap->ranker_model == "none") snap->ranker_model.clear();
 
   for (const auto& e : snap->report.errors) {
     log::Warn("catalog row rejected", {{"catalog", spec.name}, {"error", e.ToString()}});

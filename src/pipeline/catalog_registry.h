@@ -30,11 +30,16 @@ struct CatalogSpec {
   std::string path;
   catalog::LoadOptions load;
   retrieval::IndexOptions index;
+  // The search pipeline's models in the model repository; empty: "<name>-embedding" and
+  // "<name>-ranker" (used when the repository has them); "none": no such stage.
+  std::string embedding_model;
+  std::string ranker_model;
 };
 
 // Parses "NAME=PATH[,key=value...]". Keys: format=csv|jsonl, delimiter=<char>|tab,
 // id|title|description|brand|category|price|rating=<column>, fields=title:1,brand:0.5 (indexed
-// fields and weights), k1=<float>, b=<float>, strict=true|false.
+// fields and weights), k1=<float>, b=<float>, strict=true|false, embedding=<model>|none,
+// ranker=<model>|none (the search pipeline's models; default <NAME>-embedding, <NAME>-ranker).
 // NAME: [a-z0-9_-]{1,64}, used in URLs and metric labels.
 Result<CatalogSpec> ParseCatalogSpec(std::string_view text);
 bool IsValidCatalogName(std::string_view name);
@@ -48,6 +53,8 @@ struct CatalogSnapshot {
   double index_seconds = 0;  // index build
   int64_t loaded_at_ms = 0;  // Unix ms
   std::string model_versions;  // the models behind its responses, e.g. "bm25(k1=1.2,b=0.75)"
+  std::string embedding_model;  // repository model names of the pipeline's stages; empty: none
+  std::string ranker_model;
 };
 
 enum class CatalogState { kLoading, kReady, kFailed };

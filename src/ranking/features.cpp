@@ -14,7 +14,8 @@ constexpr std::string_view kNames[kNumFeatures] = {
     "phrase_match",   "longest_run",      "ordered_pairs",     "proximity",          "first_match_position",
     "title_match_share", "query_numbers", "number_match",      "number_unit_match",  "brand_match",
     "first_word_match", "last_term_match", "title_last_term_match", "unknown_terms", "trigram_coverage",
-    "trigram_dice",   "trigram_vs_best",  "popularity",
+    "trigram_dice",   "trigram_vs_best",  "popularity",        "vector_similarity",  "vector_sim_vs_best",
+    "vector_rank",    "fused_score",      "lexical_retrieved",
 };
 
 // Position features look at the first kMaxQueryTerms analysed terms; real queries have 1-10.
@@ -50,8 +51,19 @@ struct FeatureExtractor::Scratch {
   std::array<std::array<float, kMaxQueryTerms>, kNumFields> tf{};
 };
 
-FeatureExtractor::FeatureExtractor(std::shared_ptr<const ProductTerms> terms, retrieval::Bm25Params bm25)
-    : terms_(std::move(terms)), bm25_(bm25) {}
+FeatureExtractor::FeatureExtractor(std::shared_ptr<const ProductTerms> terms, retrieval::Bm25Params bm25,
+                                   std::array<float, kNumFields> field_weights, CandidateDepths depths)
+    : terms_(std::move(terms)), bm25_(bm25), field_weights_(field_weights), depths_(depths) {}
+
+std::array<float, kNumFields> FieldWeights(const retrieval::IndexOptions& options) {
+  std::array<float, kNumFields> w{};
+  for (const auto& f : options.fields) {
+    for (size_t i = 0; i < kNumFields; ++i) {
+      if (f.name == FieldName(static_cast<Field>(i))) w[i] += f.weight;
+    }
+  }
+  return w;
+}
 
 void FeatureExtractor::Extract(std::string_view query, std::span<const Candidate> candidates,
                                std::span<const float> popularity, float* out) const {
@@ -118,16 +130,22 @@ void FeatureExtractor::ExtractTerms(std::span<const std::string> query_terms, st
   }
   for (size_t d = 0; d < s.distinct; ++d) idf_total += s.idf[0][d];
   const float k1 = bm25_.k1, b = bm25_.b;
-  const float best_score = candidates.empty() ? 0.0f : std::max_element(candidates.begin(), candidates.end(),
-      [](const Candidate& a, const Candidate& c) { return a.score < c.score; })->score;
+  float best_score = 0;
+  for (const Candidate& c : candidates) {
+    if (c.lexical_rank != kNotRetrieved) best_score = std::max(best_score, c.score);
+  }
 
   // --- each candidate ---
   for (size_t c = 0; c < candidates.size(); ++c) {
     float* x = out + c * kNumFeatures;
     const uint32_t doc = candidates[c].doc;
-    x[kBm25] = candidates[c].score;
-    x[kBm25Ratio] = best_score > 0 ? candidates[c].score / best_score : 0.0f;
-    x[kLexicalRank] = static_cast<float>(c);
+    const Candidate& cand = candidates[c];
+    const bool lexical = cand.lexical_rank != kNotRetrieved;
+    x[kLexicalRank] = static_cast<float>(lexical ? cand.lexical_rank : depths_.lexical);
+    x[kLexicalRetrieved] = lexical ? 1.0f : 0.0f;
+    x[kVectorRank] = static_cast<float>(cand.vector_rank != kNotRetrieved ? cand.vector_rank : depths_.vector);
+    x[kVectorSimilarity] = cand.vector_similarity;
+    x[kFusedScore] = cand.fused;
     x[kQueryTerms] = static_cast<float>(query_terms.size());
     x[kUnknownTerms] = unknown;
     x[kPopularity] = popularity.empty() ? 0.0f : popularity[c];
@@ -157,6 +175,15 @@ void FeatureExtractor::ExtractTerms(std::span<const std::string> query_terms, st
       }
       x[kBm25Title + f] = score;
     }
+    // The index scores sum_f w_f * BM25_f (retrieval/index.h); a product BM25 did not return
+    // gets that sum, so the model sees one scale whichever list found it.
+    float bm25 = cand.score;
+    if (!lexical) {
+      bm25 = 0;
+      for (size_t f = 0; f < kNumFields; ++f) bm25 += field_weights_[f] * x[kBm25Title + f];
+    }
+    x[kBm25] = bm25;
+    x[kBm25Ratio] = best_score > 0 ? std::min(bm25 / best_score, 1.0f) : 0.0f;
 
     const auto title = pt.Terms(doc, Field::kTitle);
     const size_t n = title.size();
@@ -313,15 +340,17 @@ void FeatureExtractor::ExtractTerms(std::span<const std::string> query_terms, st
 
   // Query-relative columns: trees compare a row with constants, never with its neighbours, so
   // "as good as the best candidate" has to be a feature of its own.
-  float best_coverage = 0, best_trigram = 0;
+  float best_coverage = 0, best_trigram = 0, best_similarity = 0;
   for (size_t c = 0; c < candidates.size(); ++c) {
     best_coverage = std::max(best_coverage, out[c * kNumFeatures + kCoverage]);
     best_trigram = std::max(best_trigram, out[c * kNumFeatures + kTrigramCoverage]);
+    best_similarity = std::max(best_similarity, out[c * kNumFeatures + kVectorSimilarity]);
   }
   for (size_t c = 0; c < candidates.size(); ++c) {
     float* x = out + c * kNumFeatures;
     x[kCoverageVsBest] = x[kCoverage] - best_coverage;
     x[kTrigramVsBest] = x[kTrigramCoverage] - best_trigram;
+    x[kVectorSimVsBest] = x[kVectorSimilarity] - best_similarity;
   }
 }
 

@@ -16,6 +16,7 @@
 // it), inside the 200 us serving budget.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -66,6 +67,13 @@ enum Feature : uint32_t {
   kTrigramDice,        // 2|Q n T| / (|Q| + |T|) over character trigrams
   kTrigramVsBest,      // trigram coverage minus the best among the candidates (<= 0)
   kPopularity,         // popularity prior from feedback; 0 until feedback exists
+  // Vector retrieval and fusion (ranking/candidates.h); all 0 / the absent rank when the
+  // pipeline has no embedding model.
+  kVectorSimilarity,   // cosine of the query and product embeddings (0: product not embedded)
+  kVectorSimVsBest,    // that minus the best among the candidates (<= 0)
+  kVectorRank,         // 0-based rank in the ANN list; the ANN list length when absent
+  kFusedScore,         // reciprocal rank fusion score of the lexical and vector ranks
+  kLexicalRetrieved,   // 1 when BM25 retrieval returned it (0: found by vectors only)
   kNumFeatures
 };
 
@@ -73,21 +81,41 @@ enum Feature : uint32_t {
 // features.txt.
 std::span<const std::string_view> FeatureNames();
 
+inline constexpr uint32_t kNotRetrieved = UINT32_MAX;
+
+// One product to rank and what retrieval knows of it.
 struct Candidate {
   uint32_t doc = 0;
-  float score = 0;  // BM25
+  float score = 0;                        // BM25; recomputed from the fields when not lexical
+  uint32_t lexical_rank = kNotRetrieved;  // 0-based rank in the BM25 list
+  uint32_t vector_rank = kNotRetrieved;   // 0-based rank in the ANN list
+  float vector_similarity = 0;            // cosine, 0 without an embedding
+  float fused = 0;                        // reciprocal rank fusion score
 };
+
+// Where each list ends: an absent rank is reported as the list's length ("not in the top N").
+struct CandidateDepths {
+  uint32_t lexical = 100;
+  uint32_t vector = 0;  // 0: no vector list
+};
+
+// The weight of each ProductTerms field in the index's BM25 (0 for fields it does not index),
+// so a candidate found by vectors alone gets the BM25 the index would have given it.
+std::array<float, kNumFields> FieldWeights(const retrieval::IndexOptions& options);
 
 class FeatureExtractor {
  public:
-  FeatureExtractor(std::shared_ptr<const ProductTerms> terms, retrieval::Bm25Params bm25);
+  // `field_weights`: FieldWeights(index options); by default the title alone, weight 1.
+  FeatureExtractor(std::shared_ptr<const ProductTerms> terms, retrieval::Bm25Params bm25,
+                   std::array<float, kNumFields> field_weights = {1.0f, 0.0f, 0.0f, 0.0f},
+                   CandidateDepths depths = {});
 
   // Analyses `query` with the catalog's analyzer, then as below.
   void Extract(std::string_view query, std::span<const Candidate> candidates, std::span<const float> popularity,
                float* out) const;
-  // Writes candidates.size() rows of kNumFeatures floats to `out` (row-major). `candidates`
-  // are in BM25 order (their position is the lexical rank). `popularity` is empty (priors 0)
-  // or holds one prior per candidate.
+  // Writes candidates.size() rows of kNumFeatures floats to `out` (row-major). A candidate
+  // whose lexical_rank is kNotRetrieved gets its BM25 from the per-field scores (found by
+  // vectors alone). `popularity` is empty (priors 0) or holds one prior per candidate.
   void ExtractTerms(std::span<const std::string> query_terms, std::span<const Candidate> candidates,
                     std::span<const float> popularity, float* out) const;
 
@@ -98,6 +126,8 @@ class FeatureExtractor {
   struct Scratch;
   std::shared_ptr<const ProductTerms> terms_;
   retrieval::Bm25Params bm25_;
+  std::array<float, kNumFields> field_weights_;
+  CandidateDepths depths_;
 };
 
 }  // namespace shelfwatch::ranking

@@ -68,7 +68,15 @@ Dataset BuildDataset(const std::shared_ptr<const retrieval::InvertedIndex>& inde
     const eval::JudgedQuery& q = queries[qi];
     terms.clear();
     analyzer.Analyze(q.text, &terms);
-    const std::vector<Candidate> cands = LexicalCandidates(searcher, terms, options.candidates);
+    std::vector<Candidate> cands;
+    if (!options.fold_generators.empty()) {
+      const auto folds = static_cast<uint32_t>(options.fold_generators.size());
+      options.fold_generators[CrossFitFold(q.id, folds)]->Generate(q.text, terms, &cands);
+    } else if (options.generator) {
+      options.generator->Generate(q.text, terms, &cands);
+    } else {
+      cands = LexicalCandidates(searcher, terms, options.candidates);
+    }
     Dataset::Group g;
     g.query = qi;
     g.begin = ds.y.size();
@@ -186,6 +194,18 @@ bool InValidation(int64_t query_id, double share) {
   return static_cast<double>(z % 10000) < share * 10000.0;
 }
 
+uint32_t CrossFitFold(int64_t query_id, uint32_t folds) {
+  if (folds <= 1) return 0;
+  // Murmur3's 64-bit finaliser (Appleby, MurmurHash3 fmix64).
+  uint64_t z = static_cast<uint64_t>(query_id);
+  z ^= z >> 33;
+  z *= 0xff51afd7ed558ccdull;
+  z ^= z >> 33;
+  z *= 0xc4ceb9fe1a85ec53ull;
+  z ^= z >> 33;
+  return static_cast<uint32_t>(z % folds);
+}
+
 std::vector<Candidate> LexicalCandidates(retrieval::Searcher& searcher, std::span<const std::string> terms, uint32_t n) {
   retrieval::Query query;
   query.terms.assign(terms.begin(), terms.end());
@@ -193,7 +213,13 @@ std::vector<Candidate> LexicalCandidates(retrieval::Searcher& searcher, std::spa
   const retrieval::SearchResult r = searcher.Search(query);
   std::vector<Candidate> out;
   out.reserve(r.hits.size());
-  for (const auto& h : r.hits) out.push_back({h.doc, h.score});
+  for (const auto& h : r.hits) {
+    Candidate c;
+    c.doc = h.doc;
+    c.score = h.score;
+    c.lexical_rank = static_cast<uint32_t>(out.size());
+    out.push_back(c);
+  }
   return out;
 }
 
@@ -226,6 +252,19 @@ Result<TrainedRanker> TrainRanker(std::shared_ptr<const retrieval::InvertedIndex
   out.depth = options.depth;
   out.eta = options.eta;
   out.candidates = options.candidates;
+  out.lexical_candidates = options.candidates;
+  const CandidateGenerator* meta = options.generator ? options.generator.get()
+                                   : options.fold_generators.empty() ? nullptr
+                                                                     : options.fold_generators.front().get();
+  if (meta) {
+    const CandidateOptions& g = meta->options();
+    out.candidates = g.fused;
+    out.lexical_candidates = g.lexical;
+    if (const models::ModelVersion* e = meta->embedding()) {
+      out.vector_candidates = g.vector;
+      out.embedding_model = e->name() + ":" + std::to_string(e->version());
+    }
+  }
   out.objective = options.objectives.front();
   out.trees = options.trees;
 
@@ -345,10 +384,12 @@ Result<std::string> WriteRankerVersion(const std::string& model_dir, const Train
   for (const auto& fs_ : index_options.fields) fields += (fields.empty() ? "" : ", ") + fs_.name;
   std::snprintf(buf, sizeof buf,
                 "objective: %s\ntrees: %d\ndepth: %d\neta: %g\ncandidates: %u\n"
+                "lexical_candidates: %u\nvector_candidates: %u\nembedding_model: \"%s\"\n"
                 "bm25: {k1: %g, b: %g}\nfields: [%s]\nanalyzer: \"%s\"\n"
                 "validation_ndcg_at_10: %.4f\nvalidation_bm25_ndcg_at_10: %.4f\n"
                 "validation_queries: %zu\ntrain_queries: %zu\nrows: %zu\nseconds: %.1f\n",
                 ranker.objective.c_str(), ranker.trees, ranker.depth, ranker.eta, ranker.candidates,
+                ranker.lexical_candidates, ranker.vector_candidates, ranker.embedding_model.c_str(),
                 static_cast<double>(index_options.bm25.k1), static_cast<double>(index_options.bm25.b), fields.c_str(),
                 index_options.analyzer.Fingerprint().c_str(), ranker.validation_ndcg, ranker.validation_bm25_ndcg,
                 ranker.validation_queries, ranker.train_queries, ranker.rows, ranker.seconds);

@@ -26,6 +26,7 @@
 #include "catalog/catalog.h"
 #include "common/status.h"
 #include "eval/relevance.h"
+#include "ranking/candidates.h"
 #include "ranking/features.h"
 #include "retrieval/index.h"
 
@@ -33,6 +34,15 @@ namespace shelfwatch::ranking {
 
 struct RankerTrainingOptions {
   uint32_t candidates = 100;  // BM25 top N per query, the list the model re-ranks
+  // When set, candidates come from it (BM25 + vector top N, fused), exactly as the serving
+  // pipeline generates them, and `candidates` is ignored.
+  std::shared_ptr<const CandidateGenerator> generator;
+  // Cross-fitting: when set (one generator per fold, each bound to an embedding trained
+  // without that fold's queries), a query of fold CrossFitFold(id, n) takes its candidates and
+  // vector features from fold_generators[fold]. Without it, the embedding has seen the very
+  // queries the ranker learns from, and the ranker learns to trust vector similarity more than
+  // it deserves on unseen queries (stacking leakage; Wolpert 1992, "Stacked generalization").
+  std::vector<std::shared_ptr<const CandidateGenerator>> fold_generators;
   int trees = 300;
   int depth = 6;
   double eta = 0.1;
@@ -56,6 +66,11 @@ struct TrainedRanker {
   int depth = 0;
   double eta = 0;
   uint32_t candidates = 0;
+  // The candidate lists it was trained on (equal to `candidates` and 0 without a generator)
+  // and the embedding model version behind the vector list ("" without one).
+  uint32_t lexical_candidates = 0;
+  uint32_t vector_candidates = 0;
+  std::string embedding_model;
   double validation_ndcg = 0;       // NDCG@10 of the re-ranked candidates (validation queries)
   double validation_bm25_ndcg = 0;  // NDCG@10 of BM25 on the same queries
   size_t train_queries = 0;         // queries with a positive candidate used for fitting
@@ -67,6 +82,9 @@ struct TrainedRanker {
 
 // Whether a query belongs to the validation share (a hash of its id).
 bool InValidation(int64_t query_id, double share);
+// The cross-fitting fold of a query, 0 .. folds-1 (another hash of its id than InValidation's,
+// so folds and the validation share are independent).
+uint32_t CrossFitFold(int64_t query_id, uint32_t folds);
 
 // The BM25 top `n` for analysed query terms, as serving retrieves them.
 std::vector<Candidate> LexicalCandidates(retrieval::Searcher& searcher, std::span<const std::string> terms, uint32_t n);

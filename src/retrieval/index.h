@@ -126,4 +126,8 @@ class Searcher {
   std::unique_ptr<Scratch> scratch_;
 };
 
+// This thread's searcher for `index`, created on first use (searchers hold per-thread
+// scratch). Searchers of indexes nobody else holds any more are dropped on the next creation.
+Searcher& ThreadSearcher(const std::shared_ptr<const InvertedIndex>& index);
+
 }  // namespace shelfwatch::retrieval

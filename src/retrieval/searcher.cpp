@@ -357,4 +357,19 @@ SearchResult Searcher::SearchExhaustive(const Query& query) {
   return result;
 }
 
+Searcher& ThreadSearcher(const std::shared_ptr<const InvertedIndex>& index) {
+  struct Entry {
+    std::shared_ptr<const InvertedIndex> index;
+    std::unique_ptr<Searcher> searcher;
+  };
+  thread_local std::vector<Entry> entries;
+  for (auto& e : entries) {
+    if (e.index == index) return *e.searcher;
+  }
+  // Only this entry and its searcher keep a replaced index alive: use_count 2.
+  std::erase_if(entries, [](const Entry& e) { return e.index.use_count() <= 2; });
+  entries.push_back(Entry{index, std::make_unique<Searcher>(index)});
+  return *entries.back().searcher;
+}
+
 }  // namespace shelfwatch::retrieval

@@ -11,6 +11,7 @@
 #include "common/request_id.h"
 #include "common/utf8.h"
 #include "pipeline/lexical_search.h"
+#include "ranking/features.h"
 #ifdef SHELFWATCH_DASHBOARD
 #include "web/dashboard_assets.h"
 #endif
@@ -75,6 +76,11 @@ struct Api::CatalogMetrics {
   std::string name;
   monitor::Histogram* analyze;
   monitor::Histogram* retrieve;
+  monitor::Histogram* encode;
+  monitor::Histogram* ann;
+  monitor::Histogram* fuse;
+  monitor::Histogram* features;
+  monitor::Histogram* rank;
   monitor::Histogram* serialize;
 };
 
@@ -135,9 +141,19 @@ Api::Api(pipeline::CatalogRegistry* catalogs, monitor::Registry* metrics, Monito
     m->name = info.name;
     m->analyze = &stages.WithLabels({info.name, "analyze"});
     m->retrieve = &stages.WithLabels({info.name, "retrieve"});
+    m->encode = &stages.WithLabels({info.name, "encode"});
+    m->ann = &stages.WithLabels({info.name, "ann"});
+    m->fuse = &stages.WithLabels({info.name, "fuse"});
+    m->features = &stages.WithLabels({info.name, "features"});
+    m->rank = &stages.WithLabels({info.name, "rank"});
     m->serialize = &stages.WithLabels({info.name, "serialize"});
     catalog_metrics_.push_back(std::move(m));
   }
+  pipeline_ = std::make_unique<pipeline::SearchPipeline>(options_.models, metrics_);
+}
+
+void Api::PrepareSearch(const pipeline::CatalogSnapshot& snapshot) {
+  if (options_.models) pipeline_->Prepare(snapshot);
 }
 
 Api::~Api() = default;
@@ -333,7 +349,7 @@ void Api::Endpoints(HttpResponse& response) {
   w.Key("endpoints").BeginArray();
   for (const char* e : {"GET / (dashboard)", "GET /v1", "GET /healthz", "GET /readyz", "GET /metrics",
                         "GET /v1/catalogs", "GET /v1/catalogs/{catalog}",
-                        "GET /v1/catalogs/{catalog}/search?q=&k=&offset=&msm=",
+                        "GET /v1/catalogs/{catalog}/search?q=&k=&offset=&msm=&explain=",
                         "GET /v1/catalogs/{catalog}/products/{id}",
                         "GET /v1/catalogs/{catalog}/recommend?user=&session=&item=&items=&k=&exclude=",
                         "POST /v1/admin/reload", "GET /v1/admin/config", "GET /v1/alerts",
@@ -443,6 +459,7 @@ void Api::Search(std::string_view catalog, const HttpRequest& request, HttpRespo
 
   pipeline::SearchParams sp;
   bool have_q = false;
+  bool explain = false;
   for (const auto& [key, value] : params) {
     if (key == "q") {
       sp.query = value;
@@ -467,6 +484,9 @@ void Api::Search(std::string_view catalog, const HttpRequest& request, HttpRespo
         return SetError(response, InvalidArgument("exact_total must be true or false"));
       }
       sp.exact_total_hits = value == "true";
+    } else if (key == "explain") {
+      if (value != "true" && value != "false") return SetError(response, InvalidArgument("explain must be true or false"));
+      explain = value == "true";
     }
 #ifdef SHELFWATCH_TEST_HOOKS
     else if (key == "_test_sleep_ms" && options_.test_hooks) {
@@ -494,52 +514,90 @@ void Api::Search(std::string_view catalog, const HttpRequest& request, HttpRespo
   }
   if (!IsValidUtf8(sp.query)) return SetError(response, InvalidArgument("q is not valid UTF-8"));
 
-  pipeline::SearchOutcome out = pipeline::RunLexicalSearch(**snap, sp);
+  thread_local pipeline::PipelineResult out;
+  pipeline_->Run(**snap, sp, explain, &out);
   int64_t t_ser = MonotonicNanos();
   const catalog::Catalog& cat = *(*snap)->catalog;
   std::string& body = response.body;
-  body.reserve(256 + out.result.hits.size() * 128);
+  body.reserve(256 + out.hits.size() * (explain ? 2048 : 128));
   JsonWriter w(&body);
   std::string request_id = NewRequestId();
   w.BeginObject();
   w.Key("request_id").String(request_id);
   w.Key("catalog").String(catalog);
   w.Key("query").String(sp.query);
-  w.Key("total_hits").Uint(out.result.total_hits);
-  w.Key("total_hits_relation").String(out.result.total_hits_exact ? "eq" : "gte");
+  w.Key("total_hits").Uint(out.total_hits);
+  w.Key("total_hits_relation").String(out.total_hits_exact ? "eq" : "gte");
   w.Key("took_ms").Fixed(static_cast<double>(t_ser - request.start_ns) / 1e6, 3);
+  w.Key("model_versions").String(out.model_versions);
+  w.Key("stages").String(out.stages);
+  if (!out.fallback.empty()) w.Key("fallback").String(out.fallback);
   w.Key("results").BeginArray();
-  for (const auto& h : out.result.hits) {
+  const auto names = ranking::FeatureNames();
+  const size_t nf = ranking::kNumFeatures;
+  for (size_t i = 0; i < out.hits.size(); ++i) {
+    const auto& h = out.hits[i];
     const catalog::Product& p = cat.product(h.doc);
-    w.BeginObject().Key("id").String(p.id).Key("title").String(p.title).Key("score").Float(h.score).EndObject();
+    w.BeginObject().Key("id").String(p.id).Key("title").String(p.title).Key("score").Float(h.score);
+    if (explain) {
+      // Why this product ranks here: what retrieval knew, each feature, and (with a ranker) each
+      // feature's additive share of the score (TreeSHAP; the shares plus bias sum to the score).
+      const auto& c = h.candidate;
+      w.Key("explain").BeginObject();
+      w.Key("bm25").Float(c.score);
+      if (c.lexical_rank != ranking::kNotRetrieved) w.Key("lexical_rank").Uint(c.lexical_rank + 1);
+      if (c.vector_rank != ranking::kNotRetrieved) w.Key("vector_rank").Uint(c.vector_rank + 1);
+      w.Key("vector_similarity").Float(c.vector_similarity);
+      w.Key("fused_score").Float(c.fused);
+      if ((i + 1) * nf <= out.features.size()) {
+        w.Key("features").BeginObject();
+        for (size_t f = 0; f < nf; ++f) w.Key(names[f]).Float(out.features[i * nf + f]);
+        w.EndObject();
+      }
+      if ((i + 1) * (nf + 1) <= out.contributions.size()) {
+        const float* row = out.contributions.data() + i * (nf + 1);
+        w.Key("contributions").BeginObject();
+        for (size_t f = 0; f < nf; ++f) w.Key(names[f]).Float(row[f]);
+        w.Key("bias").Float(row[nf]);
+        w.EndObject();
+      }
+      w.EndObject();
+    }
+    w.EndObject();
   }
   w.EndArray().EndObject();
   response.headers.emplace_back("X-Request-Id", request_id);
   int64_t t_end = MonotonicNanos();
   if (cm) {
-    cm->analyze->Observe(static_cast<double>(out.analyze_ns) / 1e9);
-    cm->retrieve->Observe(static_cast<double>(out.retrieve_ns) / 1e9);
+    const auto& t = out.timings;
+    cm->analyze->Observe(static_cast<double>(t.analyze_ns) / 1e9);
+    cm->retrieve->Observe(static_cast<double>(t.retrieve_ns) / 1e9);
+    if (t.encode_ns) cm->encode->Observe(static_cast<double>(t.encode_ns) / 1e9);
+    if (t.ann_ns) cm->ann->Observe(static_cast<double>(t.ann_ns) / 1e9);
+    if (t.fuse_ns) cm->fuse->Observe(static_cast<double>(t.fuse_ns) / 1e9);
+    if (t.features_ns) cm->features->Observe(static_cast<double>(t.features_ns) / 1e9);
+    if (t.rank_ns) cm->rank->Observe(static_cast<double>(t.rank_ns) / 1e9);
     cm->serialize->Observe(static_cast<double>(t_end - t_ser) / 1e9);
   }
   if (monitoring_) {
     // After the answer is complete: what users do with these results is attributed to it.
     SearchObservation o;
     o.catalog = catalog;
-    o.model_versions = (*snap)->model_versions;
+    o.model_versions = out.model_versions;
     o.request_id = std::move(request_id);
     o.query = sp.query;
     o.terms = out.terms;
-    o.item_ids.reserve(out.result.hits.size());
-    o.scores.reserve(out.result.hits.size());
-    for (const auto& h : out.result.hits) {
+    o.item_ids.reserve(out.hits.size());
+    o.scores.reserve(out.hits.size());
+    for (const auto& h : out.hits) {
       o.item_ids.push_back(cat.product(h.doc).id);
       o.scores.push_back(h.score);
     }
-    if (!out.result.hits.empty()) {
-      const auto& path = cat.product(out.result.hits[0].doc).category_path;
+    if (!out.hits.empty()) {
+      const auto& path = cat.product(out.hits[0].doc).category_path;
       if (!path.empty()) o.top_category = path.back();
     }
-    o.total_hits = out.result.total_hits;
+    o.total_hits = out.total_hits;
     monitoring_->RecordSearch(std::move(o));
   }
 }

@@ -41,6 +41,7 @@
 #include "models/model_repository.h"
 #include "monitor/metrics.h"
 #include "pipeline/catalog_registry.h"
+#include "pipeline/search_pipeline.h"
 #include "server/http_server.h"
 #include "server/monitoring.h"
 #include "server/recommenders.h"
@@ -76,6 +77,9 @@ class Api {
   void Handle(const HttpRequest& request, HttpResponse& response);
   // Counts requests the transport answered itself (400/413/414/431).
   void OnTransportError(int status);
+  // Builds a loaded catalog's ranking state (product terms for the ranker's features) before
+  // the server reports ready, so no request pays for it. A no-op without a model repository.
+  void PrepareSearch(const pipeline::CatalogSnapshot& snapshot);
 
   // Route labels, as they appear in metrics.
   enum Route : int {
@@ -141,6 +145,7 @@ class Api {
   // requests_total children per (route, status), created on first use.
   std::unique_ptr<std::atomic<monitor::Counter*>[]> status_counters_;
   std::vector<std::unique_ptr<CatalogMetrics>> catalog_metrics_;
+  std::unique_ptr<pipeline::SearchPipeline> pipeline_;
 };
 
 }  // namespace shelfwatch::server

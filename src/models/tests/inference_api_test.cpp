@@ -18,7 +18,10 @@ class InferenceApiTest : public ::testing::Test {
     WriteXgboostVersion(root_, "rank", 1);
     WriteTorchVersion(root_, "mlp", 3);
     WriteText(root_ + "/rank/2/config.yaml", XgboostConfig());  // model.json missing: fails
-    repo_ = std::make_unique<ModelRepository>(RepositoryOptions{root_, 0, &registry_});
+    RepositoryOptions options;
+    options.root = root_;
+    options.registry = &registry_;
+    repo_ = std::make_unique<ModelRepository>(options);
     ASSERT_TRUE(repo_->Start().ok());
   }
   dom::element Parse(const ApiReply& r) {

@@ -42,13 +42,14 @@ class FeaturesTest : public ::testing::Test {
     index_ = *index;
     auto terms = ProductTerms::Build(catalog_, options.analyzer);
     ASSERT_TRUE(terms.ok()) << terms.status().ToString();
+    terms_ = *terms;
     extractor_ = std::make_unique<FeatureExtractor>(*terms, options.bm25);
   }
 
   // Feature rows for `docs` (in that order, scores from the index when it found them).
   std::vector<std::vector<float>> Rows(const std::string& query, const std::vector<uint32_t>& docs) {
     std::vector<Candidate> cands;
-    for (uint32_t d : docs) cands.push_back({d, 1.0f});
+    for (uint32_t d : docs) cands.push_back({d, 1.0f, static_cast<uint32_t>(cands.size())});
     std::vector<float> x(docs.size() * kNumFeatures, -1.0f);
     extractor_->Extract(query, cands, {}, x.data());
     std::vector<std::vector<float>> rows;
@@ -58,6 +59,7 @@ class FeaturesTest : public ::testing::Test {
 
   catalog::Catalog catalog_{"tiny"};
   std::shared_ptr<const retrieval::InvertedIndex> index_;
+  std::shared_ptr<const ProductTerms> terms_;
   std::unique_ptr<FeatureExtractor> extractor_;
 };
 
@@ -153,7 +155,7 @@ TEST_F(FeaturesTest, TitleBm25AgreesWithTheIndex) {
   const auto result = searcher.Search(q);
   ASSERT_GE(result.hits.size(), 3u);
   std::vector<Candidate> cands;
-  for (const auto& h : result.hits) cands.push_back({h.doc, h.score});
+  for (const auto& h : result.hits) cands.push_back({h.doc, h.score, static_cast<uint32_t>(cands.size())});
   std::vector<float> x(cands.size() * kNumFeatures);
   extractor_->ExtractTerms(q.terms, cands, {}, x.data());
   for (size_t i = 0; i < cands.size(); ++i) {
@@ -163,8 +165,39 @@ TEST_F(FeaturesTest, TitleBm25AgreesWithTheIndex) {
   }
 }
 
+TEST_F(FeaturesTest, AProductFoundByVectorsAloneGetsTheBm25TheIndexWouldGiveIt) {
+  retrieval::Searcher searcher(index_);
+  retrieval::Query q;
+  text::ThreadLocalAnalyzer(index_->options().analyzer).Analyze("copper pipe 3/4", &q.terms);
+  q.k = 10;
+  const auto result = searcher.Search(q);
+  ASSERT_GE(result.hits.size(), 2u);
+  // The second BM25 hit, as if only the vector list had found it (rank 0 there).
+  Candidate lexical{result.hits[0].doc, result.hits[0].score, 0};
+  Candidate vector_only;
+  vector_only.doc = result.hits[1].doc;
+  vector_only.vector_rank = 0;
+  vector_only.vector_similarity = 0.8f;
+  vector_only.fused = 1.0f / 61;
+  const std::vector<Candidate> cands = {lexical, vector_only};
+  FeatureExtractor extractor(terms_, index_->options().bm25,
+                             FieldWeights(index_->options()), CandidateDepths{100, 50});
+  std::vector<float> x(2 * kNumFeatures);
+  extractor.ExtractTerms(q.terms, cands, {}, x.data());
+  const float* v = x.data() + kNumFeatures;
+  EXPECT_NEAR(v[kBm25], result.hits[1].score, 1e-3f * result.hits[1].score);
+  EXPECT_FLOAT_EQ(v[kLexicalRetrieved], 0.0f);
+  EXPECT_FLOAT_EQ(v[kLexicalRank], 100.0f);  // absent: the list's length
+  EXPECT_FLOAT_EQ(v[kVectorRank], 0.0f);
+  EXPECT_FLOAT_EQ(x[kVectorRank], 50.0f);
+  EXPECT_FLOAT_EQ(v[kVectorSimilarity], 0.8f);
+  EXPECT_FLOAT_EQ(v[kVectorSimVsBest], 0.0f);
+  EXPECT_FLOAT_EQ(x[kVectorSimVsBest], -0.8f);
+  EXPECT_FLOAT_EQ(x[kLexicalRetrieved], 1.0f);
+}
+
 TEST_F(FeaturesTest, PopularityPriorIsPassedThroughAndZeroWithoutFeedback) {
-  std::vector<Candidate> cands = {{0, 1.0f}, {1, 0.5f}};
+  std::vector<Candidate> cands = {{0, 1.0f, 0}, {1, 0.5f, 1}};
   std::vector<float> x(2 * kNumFeatures);
   extractor_->Extract("drill", cands, {}, x.data());
   EXPECT_FLOAT_EQ(x[kPopularity], 0.0f);

@@ -37,7 +37,7 @@ class RerankerTest : public ::testing::Test {
   }
   // Feature rows of the first query's candidates.
   static std::vector<float> SomeRows() {
-    std::vector<Candidate> cands = {{0, 3.0f}, {1, 2.0f}, {2, 1.0f}};
+    std::vector<Candidate> cands = {{0, 3.0f, 0}, {1, 2.0f, 1}, {2, 1.0f, 2}};
     std::vector<float> x(cands.size() * kNumFeatures);
     task_->extractor->Extract(task_->queries[0].text, cands, {}, x.data());
     return x;

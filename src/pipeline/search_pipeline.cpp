@@ -1,0 +1,369 @@
+#include "pipeline/search_pipeline.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "models/model_repository.h"
+#include "models/model_version.h"
+#include "monitor/metrics.h"
+#include "ranking/product_terms.h"
+#include "text/analyzer.h"
+
+namespace shelfwatch::pipeline {
+
+struct SearchPipeline::CatalogState {
+  std::string name;
+  const retrieval::InvertedIndex* index = nullptr;  // identity of the snapshot it was built for
+  std::weak_ptr<const retrieval::InvertedIndex> index_owner;
+  std::once_flag terms_once;
+  std::shared_ptr<const ranking::ProductTerms> terms;  // null when building failed
+  std::shared_ptr<const ranking::CandidateGenerator> generator;  // guarded by the pipeline's mu_
+};
+
+struct SearchPipeline::RankerCheck {
+  std::string error;  // non-empty: do not use this version (why)
+  ranking::CandidateOptions candidates;
+};
+
+SearchPipeline::SearchPipeline(models::ModelRepository* models, monitor::Registry* metrics, SearchPipelineOptions options)
+    : models_(models), metrics_(metrics), options_(options) {
+  if (metrics_) {
+    metrics_->AddCounter("shelfwatch_search_fallbacks_total",
+                         "Searches answered without a configured model, by catalog and reason.", {"catalog", "reason"});
+  }
+}
+
+SearchPipeline::~SearchPipeline() = default;
+
+std::shared_ptr<SearchPipeline::CatalogState> SearchPipeline::StateFor(const CatalogSnapshot& snapshot) {
+  std::shared_ptr<CatalogState> state;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& c : catalogs_) {
+      if (c->name == snapshot.name) {
+        if (c->index == snapshot.index.get() && !c->index_owner.expired()) return c;
+        c = std::make_shared<CatalogState>();  // a reloaded catalog: start over
+        state = c;
+        break;
+      }
+    }
+    if (!state) {
+      state = std::make_shared<CatalogState>();
+      catalogs_.push_back(state);
+    }
+    state->name = snapshot.name;
+    state->index = snapshot.index.get();
+    state->index_owner = snapshot.index;
+  }
+  return state;
+}
+
+void SearchPipeline::Prepare(const CatalogSnapshot& snapshot) { BuildTerms(*StateFor(snapshot), snapshot); }
+
+void SearchPipeline::BuildTerms(CatalogState& state_ref, const CatalogSnapshot& snapshot) {
+  CatalogState* state = &state_ref;
+  std::call_once(state->terms_once, [&] {
+    auto terms = ranking::ProductTerms::Build(*snapshot.catalog, snapshot.index->options().analyzer);
+    if (terms.ok()) {
+      state->terms = *terms;
+    } else {
+      log::Error("ranking features unavailable", {{"catalog", snapshot.name}, {"error", terms.status().ToString()}});
+    }
+  });
+}
+
+std::shared_ptr<const ranking::CandidateGenerator> SearchPipeline::GeneratorFor(
+    CatalogState& state, const CatalogSnapshot& snapshot, const std::shared_ptr<const models::ModelVersion>& embedding,
+    const ranking::CandidateOptions& options) {
+  auto matches = [&](const ranking::CandidateGenerator& g) {
+    const ranking::CandidateOptions& o = g.options();
+    return g.embedding() == embedding.get() && o.lexical == options.lexical && o.vector == options.vector &&
+           o.fused == options.fused && o.rrf_k == options.rrf_k;
+  };
+  {
+    std::lock_guard lock(mu_);
+    if (state.generator && matches(*state.generator)) return state.generator;
+  }
+  // Built outside the lock (O(docs) id lookups); two requests may race to build it, the later
+  // one wins the slot, both are correct.
+  auto g = std::make_shared<const ranking::CandidateGenerator>(snapshot.index, snapshot.catalog, embedding, options);
+  if (embedding) {
+    log::Info("vector retrieval bound", {{"catalog", snapshot.name},
+                                         {"model", embedding->name() + ":" + std::to_string(embedding->version())},
+                                         {"embedded_products", std::to_string(g->embedded_docs())}});
+  }
+  std::lock_guard lock(mu_);
+  state.generator = g;
+  return g;
+}
+
+namespace {
+
+// "" when `dir`/features.txt is absent or names our columns; else why not.
+std::string FeatureSetMismatch(const std::string& dir, const std::string& model) {
+  std::ifstream names_file(std::filesystem::path(dir) / "features.txt");
+  if (!names_file) return "";
+  std::vector<std::string> names;
+  for (std::string line; std::getline(names_file, line);) {
+    if (!line.empty()) names.push_back(line);
+  }
+  const auto ours = ranking::FeatureNames();
+  bool same = names.size() == ours.size();
+  for (size_t i = 0; same && i < names.size(); ++i) same = names[i] == ours[i];
+  if (same) return "";
+  return "ranker " + model + " was trained on another feature set (" + std::to_string(names.size()) +
+         " features, serving has " + std::to_string(ours.size()) + ")";
+}
+
+}  // namespace
+
+Status ValidateRankingFeatures(const models::ModelVersion& version) {
+  std::string why = FeatureSetMismatch(version.dir(), version.name() + ":" + std::to_string(version.version()));
+  if (why.empty()) return Status::Ok();
+  return FailedPrecondition(why);
+}
+
+std::shared_ptr<const SearchPipeline::RankerCheck> SearchPipeline::CheckRanker(
+    const std::shared_ptr<const models::ModelVersion>& ranker) {
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [owner, check] : ranker_checks_) {
+      if (owner.lock() == ranker) return check;
+    }
+  }
+  auto check = std::make_shared<RankerCheck>();
+  check->candidates = options_.candidates;
+  namespace fs = std::filesystem;
+  const fs::path dir = ranker->dir();
+  // features.txt must name exactly our columns: a model trained on another feature set would
+  // read the wrong columns and rank silently badly.
+  const std::string label = ranker->name() + ":" + std::to_string(ranker->version());
+  if (!fs::exists(dir / "features.txt")) {
+    check->error = "ranker " + label + " has no features.txt";
+  } else {
+    check->error = FeatureSetMismatch(ranker->dir(), label);
+  }
+  if (check->error.empty() && fs::exists(dir / "training.yaml")) {
+    try {
+      const YAML::Node t = YAML::LoadFile((dir / "training.yaml").string());
+      if (t["candidates"]) check->candidates.fused = t["candidates"].as<uint32_t>();
+      if (t["lexical_candidates"]) check->candidates.lexical = t["lexical_candidates"].as<uint32_t>();
+      if (t["vector_candidates"]) check->candidates.vector = t["vector_candidates"].as<uint32_t>();
+    } catch (const YAML::Exception& e) {
+      check->error = "ranker training.yaml: " + std::string(e.what());
+    }
+    if (check->candidates.fused == 0) check->candidates.fused = options_.candidates.fused;
+  }
+  if (!check->error.empty()) log::Warn("ranker not used", {{"model", ranker->name()}, {"error", check->error}});
+  std::lock_guard lock(mu_);
+  std::erase_if(ranker_checks_, [](const auto& e) { return e.first.expired(); });
+  ranker_checks_.emplace_back(ranker, check);
+  return check;
+}
+
+void SearchPipeline::CountFallback(const std::string& catalog, const std::string& reason) {
+  if (!metrics_) return;
+  // Few distinct (catalog, reason) pairs: the family's own map is the cache.
+  metrics_->AddCounter("shelfwatch_search_fallbacks_total",
+                       "Searches answered without a configured model, by catalog and reason.", {"catalog", "reason"})
+      .WithLabels({catalog, reason})
+      .Inc();
+}
+
+void SearchPipeline::Run(const CatalogSnapshot& snapshot, const SearchParams& params, bool explain, PipelineResult* out) {
+  out->hits.clear();
+  out->features.clear();
+  out->contributions.clear();
+  out->fallback.clear();
+  out->timings = {};
+  out->model_versions = snapshot.model_versions;
+
+  // Resolve the models for the length of this request.
+  std::shared_ptr<const models::ModelVersion> embedding, ranker;
+  if (models_) {
+    if (!snapshot.embedding_model.empty()) {
+      if (auto v = models_->Get(snapshot.embedding_model); v.ok() && (*v)->embedding()) embedding = *v;
+    }
+    if (!snapshot.ranker_model.empty()) {
+      if (auto v = models_->Get(snapshot.ranker_model); v.ok()) ranker = *v;
+    }
+  }
+  ranking::CandidateOptions cand_options = options_.candidates;
+  if (ranker) {
+    auto check = CheckRanker(ranker);
+    if (!check->error.empty()) {
+      CountFallback(snapshot.name, "ranker_features");
+      out->fallback = check->error;
+      ranker.reset();
+    } else {
+      cand_options = check->candidates;
+    }
+  }
+  if (!embedding && !ranker) {
+    // Plain BM25: pages over every match.
+    SearchOutcome lex = RunLexicalSearch(snapshot, params);
+    out->terms = lex.terms;
+    out->total_hits = lex.result.total_hits;
+    out->total_hits_exact = lex.result.total_hits_exact;
+    out->timings.analyze_ns = lex.analyze_ns;
+    out->timings.retrieve_ns = lex.retrieve_ns;
+    out->stages = "bm25";
+    for (const auto& h : lex.result.hits) {
+      PipelineHit hit;
+      hit.doc = h.doc;
+      hit.score = h.score;
+      hit.candidate.doc = h.doc;
+      hit.candidate.score = h.score;
+      hit.candidate.lexical_rank = static_cast<uint32_t>(params.offset + out->hits.size());
+      out->hits.push_back(hit);
+    }
+    return;
+  }
+  if (!embedding) cand_options.vector = 0;
+
+  const int64_t t0 = MonotonicNanos();
+  thread_local std::vector<std::string> terms;
+  terms.clear();
+  text::ThreadLocalAnalyzer(snapshot.index->options().analyzer).Analyze(params.query, &terms);
+  out->terms = terms;
+  out->timings.analyze_ns = MonotonicNanos() - t0;
+
+  auto state = StateFor(snapshot);
+  auto generator = GeneratorFor(*state, snapshot, embedding, cand_options);
+  thread_local std::vector<ranking::Candidate> cands;
+  ranking::CandidateTimings ct;
+  generator->Generate(params.query, terms, &cands, &ct);
+  out->timings.retrieve_ns = ct.retrieve_ns;
+  out->timings.encode_ns = ct.encode_ns;
+  out->timings.ann_ns = ct.ann_ns;
+  out->timings.fuse_ns = ct.fuse_ns;
+  out->total_hits = std::max<uint64_t>(ct.total_hits, cands.size());
+  out->total_hits_exact = false;
+  if (embedding) {
+    out->model_versions += " " + embedding->name() + ":" + std::to_string(embedding->version());
+  }
+  if (cand_options.lexical == 0) {
+    out->stages = "vector";
+  } else {
+    out->stages = embedding ? "bm25+vector+rrf" : "bm25";
+  }
+
+  // Scores in candidate order: the ranker's, or the fused score.
+  thread_local std::vector<float> features, scores;
+  thread_local std::vector<uint32_t> order;
+  const size_t n = cands.size();
+  scores.resize(n);
+  for (size_t i = 0; i < n; ++i) scores[i] = embedding ? cands[i].fused : cands[i].score;
+  bool ranked = false;
+  if (ranker && n > 0) {
+    BuildTerms(*state, snapshot);
+    if (!state->terms) {
+      CountFallback(snapshot.name, "ranker_features");
+      out->fallback = "ranking features unavailable for this catalog";
+    } else {
+      const int64_t t1 = MonotonicNanos();
+      ranking::FeatureExtractor extractor(state->terms, snapshot.index->options().bm25,
+                                          ranking::FieldWeights(snapshot.index->options()), generator->depths());
+      features.resize(n * ranking::kNumFeatures);
+      extractor.ExtractTerms(terms, cands, {}, features.data());
+      const int64_t t2 = MonotonicNanos();
+      out->timings.features_ns = t2 - t1;
+      models::Tensor x;
+      x.name = "features";
+      x.dtype = models::DataType::kFp32;
+      x.shape = {static_cast<int64_t>(n), static_cast<int64_t>(ranking::kNumFeatures)};
+      x.fp32.assign(features.begin(), features.end());
+      std::vector<models::Tensor> inputs;
+      inputs.push_back(std::move(x));
+      auto result = ranker->Infer(std::move(inputs));
+      out->timings.rank_ns = MonotonicNanos() - t2;
+      if (!result.ok() || result->empty() || (*result)[0].fp32.size() != n) {
+        CountFallback(snapshot.name, "ranker_error");
+        out->fallback = result.ok() ? "ranker returned the wrong number of scores" : result.status().message();
+      } else {
+        std::copy((*result)[0].fp32.begin(), (*result)[0].fp32.end(), scores.begin());
+        ranked = true;
+        out->model_versions += " " + ranker->name() + ":" + std::to_string(ranker->version());
+        out->stages += "+ranker";
+      }
+    }
+  }
+  order.resize(n);
+  std::iota(order.begin(), order.end(), 0u);
+  if (ranked) {
+    // Ties keep the fused order (candidates arrive in it).
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return scores[a] > scores[b]; });
+  }
+
+  // The page: ranked window first, then the BM25 tail without the products already shown.
+  const size_t begin = params.offset, end = static_cast<size_t>(params.offset) + params.k;
+  for (size_t r = begin; r < std::min(end, n); ++r) {
+    const ranking::Candidate& c = cands[order[r]];
+    out->hits.push_back(PipelineHit{c.doc, scores[order[r]], c});
+  }
+  if (end > n && ct.total_hits > 0) {
+    SearchParams deeper = params;
+    deeper.offset = 0;
+    deeper.k = static_cast<uint32_t>(std::min<size_t>(end + n, 100000));
+    SearchOutcome lex = RunLexicalSearch(snapshot, deeper);
+    size_t rank = n;  // ranks after the window
+    for (const auto& h : lex.result.hits) {
+      if (rank >= end) break;
+      const bool shown = std::any_of(cands.begin(), cands.end(), [&](const ranking::Candidate& c) { return c.doc == h.doc; });
+      if (shown) continue;
+      if (rank >= begin) {
+        PipelineHit hit;
+        hit.doc = h.doc;
+        hit.score = h.score;
+        hit.candidate.doc = h.doc;
+        hit.candidate.score = h.score;
+        out->hits.push_back(hit);
+      }
+      ++rank;
+    }
+    out->total_hits = std::max<uint64_t>(out->total_hits, lex.result.total_hits);
+    out->total_hits_exact = lex.result.total_hits_exact && out->total_hits == lex.result.total_hits;
+  }
+
+  if (explain) {
+    // Features of the page's ranked rows (tail rows from BM25 have none: zeros).
+    const size_t page = out->hits.size();
+    out->features.assign(page * ranking::kNumFeatures, 0.0f);
+    BuildTerms(*state, snapshot);
+    std::vector<ranking::Candidate> page_cands;
+    for (const auto& h : out->hits) page_cands.push_back(h.candidate);
+    if (state->terms) {
+      // Extracted over the whole candidate list so query-relative columns match the ranking.
+      if (!ranked) {
+        ranking::FeatureExtractor extractor(state->terms, snapshot.index->options().bm25,
+                                            ranking::FieldWeights(snapshot.index->options()), generator->depths());
+        features.resize(n * ranking::kNumFeatures);
+        extractor.ExtractTerms(terms, cands, {}, features.data());
+      }
+      for (size_t i = 0; i < page && begin + i < n; ++i) {
+        const size_t row = order[begin + i];
+        std::copy_n(features.begin() + static_cast<std::ptrdiff_t>(row * ranking::kNumFeatures), ranking::kNumFeatures,
+                    out->features.begin() + static_cast<std::ptrdiff_t>(i * ranking::kNumFeatures));
+      }
+    }
+    // Contributions of the ranked window's rows on this page.
+    const size_t window = begin < n ? std::min(page, n - begin) : 0;
+    if (ranked && window > 0) {
+      models::Tensor x;
+      x.name = "features";
+      x.dtype = models::DataType::kFp32;
+      x.shape = {static_cast<int64_t>(window), static_cast<int64_t>(ranking::kNumFeatures)};
+      x.fp32.assign(out->features.begin(), out->features.begin() + static_cast<std::ptrdiff_t>(window * ranking::kNumFeatures));
+      if (auto contributions = ranker->Explain(x); contributions.ok()) out->contributions = std::move(contributions->fp32);
+    }
+  }
+}
+
+}  // namespace shelfwatch::pipeline
