@@ -15,7 +15,7 @@ HD=$DATA/homedepot
 THREADS=${THREADS:-$(nproc)}
 COMMON=(--queries "$HD/queries.csv" --qrels "$HD/qrels.csv" --threads "$THREADS")
 # Chosen on the TRAIN validation share (bench/RESULTS.md): 128 dimensions, title pseudo-queries.
-EMBEDDING=(--dim 128 --self-supervision 2 --negatives 128 --batch 512 --epochs 10 ${EMBEDDING_ARGS:-})
+EMBEDDING=(--dim 128 --self-supervision 2 --negatives 128 --batch 512 --epochs 10 --patience 4 ${EMBEDDING_ARGS:-})
 mkdir -p "$MODELS/.crossfit"
 start=$(date +%s)
 echo "== embedding (served)"

@@ -241,6 +241,27 @@ TEST(EmbeddingTrainerTest, RefusesInputsItCannotLearnFrom) {
   bad = SmallOptions();
   bad.validation_share = 1.0;
   EXPECT_EQ(TrainEmbeddings(shop.catalog, shop.train, bad).status().code(), ErrorCode::kInvalidArgument);
+
+  // Titles without a word leave nothing to cut pseudo-queries from: training goes on without.
+  catalog::Catalog wordless("wordless");
+  for (int i = 0; i < 3; ++i) {
+    catalog::Product p;
+    p.id = "w";
+    p.id += std::to_string(i);
+    p.title = "--";
+    ASSERT_TRUE(wordless.Add(std::move(p)).ok());
+  }
+  eval::JudgedQuery q;
+  q.id = 1;
+  q.text = "dash";
+  q.gains["w0"] = 2.0;
+  EmbeddingTrainingOptions o = SmallOptions();
+  o.self_supervision = 2;
+  o.validation_share = 0;
+  o.epochs = 1;
+  auto wordless_model = TrainEmbeddings(wordless, {q}, o);
+  ASSERT_TRUE(wordless_model.ok()) << wordless_model.status().ToString();
+  EXPECT_EQ(wordless_model->self_pairs, 0u);
 }
 
 // Runs a shell command line; returns its exit code and stdout+stderr.
