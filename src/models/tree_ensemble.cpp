@@ -160,9 +160,12 @@ void TreeEnsemble::Predict(const float* x, size_t rows, float* out) const {
         for (size_t r = 0; r < kBlock; ++r) {
           const Node& n = nodes[at[r]];
           const float v = row[r][n.feature & ~kMissingLeft];
-          // NaN compares false: it goes left only when the split says so.
-          const bool left = v < n.threshold || (v != v && (n.feature & kMissingLeft) != 0);
-          at[r] = left ? n.left : n.right;
+          // NaN compares false: it goes left only when the split says so. Integer masks rather
+          // than branches: the direction is data-dependent and would mispredict half the time.
+          const uint32_t left = static_cast<uint32_t>(v < n.threshold) |
+                                (static_cast<uint32_t>(std::isnan(v)) & (n.feature >> 31));
+          const uint32_t mask = 0u - left;
+          at[r] = (n.left & mask) | (n.right & ~mask);
         }
       }
       for (size_t r = 0; r < m; ++r) sum[begin + r] += nodes[at[r]].threshold;

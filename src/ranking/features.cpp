@@ -135,6 +135,9 @@ void FeatureExtractor::ExtractTerms(std::span<const std::string> query_terms, st
     if (c.lexical_rank != kNotRetrieved) best_score = std::max(best_score, c.score);
   }
 
+  for (const Candidate& c : candidates) pt.PrefetchOffsets(c.doc);
+  for (const Candidate& c : candidates) pt.PrefetchTerms(c.doc);
+
   // --- each candidate ---
   for (size_t c = 0; c < candidates.size(); ++c) {
     float* x = out + c * kNumFeatures;
