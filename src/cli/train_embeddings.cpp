@@ -7,6 +7,7 @@
 #include <string>
 #include <unordered_set>
 
+#include "cli/catalog_argument.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "common/clock.h"
@@ -180,18 +181,9 @@ int RunTrainEmbeddings(int argc, char** argv) {
     std::fflush(stdout);
   };
 
-  std::string spec_text = flags.Get("catalog");
-  // A bare path, with or without options after it, gets a catalog name.
-  if (spec_text.substr(0, spec_text.find(',')).find('=') == std::string::npos) spec_text = "train=" + spec_text;
-  auto spec = pipeline::ParseCatalogSpec(spec_text);
-  if (!spec.ok()) return fail(spec.status(), 2);
   log::SetLevel(log::Level::kWarn);
-  pipeline::CatalogRegistry catalogs;
-  const std::string name = spec->name;
-  if (Status st = catalogs.Declare(std::move(spec).value()); !st.ok()) return fail(st, 2);
-  if (Status st = catalogs.Load(name); !st.ok()) return fail(st, 1);
-  auto snap = catalogs.Get(name);
-  if (!snap.ok()) return fail(snap.status(), 1);
+  auto snap = LoadCatalogArgument(flags.Get("catalog"), "train");
+  if (!snap.ok()) return fail(snap.status(), snap.status().code() == ErrorCode::kInvalidArgument ? 2 : 1);
 
   // TRAIN only: the reported split never shapes the model.
   auto queries = eval::LoadJudgedQueries(flags.Get("queries"), flags.Get("qrels"), eval::Split::kTrain);

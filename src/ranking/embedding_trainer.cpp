@@ -307,37 +307,6 @@ double TrainStep(std::span<const Pair> batch, const FeatureLists& item_features,
   return judged_loss;
 }
 
-// Writes `files` (name, bytes) as the next numbered version under `model_dir`: into a hidden
-// directory first, renamed into place, so a repository poller never sees half a version.
-// Returns the version directory.
-Result<std::string> WriteNextVersion(const std::string& model_dir,
-                                     const std::vector<std::pair<std::string, std::string_view>>& files) {
-  std::error_code ec;
-  fs::create_directories(model_dir, ec);
-  if (ec) return IoError("cannot create " + model_dir + ": " + ec.message());
-  const std::vector<int64_t> versions = ListVersions(model_dir);
-  const int64_t version = versions.empty() ? 1 : versions.back() + 1;
-  const fs::path tmp = fs::path(model_dir) / (".tmp-" + std::to_string(version) + "-" + std::to_string(getpid()));
-  const fs::path final_dir = fs::path(model_dir) / std::to_string(version);
-  fs::remove_all(tmp, ec);
-  if (!fs::create_directories(tmp, ec)) return IoError("cannot create " + tmp.string() + ": " + ec.message());
-  for (const auto& [name, data] : files) {
-    std::ofstream out(tmp / name, std::ios::binary);
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    out.close();
-    if (!out) {
-      fs::remove_all(tmp, ec);
-      return IoError("cannot write " + (tmp / name).string());
-    }
-  }
-  fs::rename(tmp, final_dir, ec);
-  if (ec) {
-    fs::remove_all(tmp, ec);
-    return IoError("cannot move the new version into " + final_dir.string() + ": " + ec.message());
-  }
-  return final_dir.string();
-}
-
 Status CheckOptions(const EmbeddingTrainingOptions& o) {
   const models::EncoderSpec& e = o.encoder;
   if (e.dim < 1 || e.dim > 4096 || e.buckets == 0 || e.word_ngrams < 0 || e.char_ngram_min < 0 ||

@@ -1,5 +1,6 @@
 #include "ranking/reranker.h"
 
+#include <unistd.h>
 #include <xgboost/c_api.h>
 #include <yaml-cpp/yaml.h>
 
@@ -239,5 +240,34 @@ std::vector<float> Reranker::PriorsFor(const catalog::Catalog& catalog) const {
   }
   return out;
 }
+
+Result<std::string> WriteNextVersion(const std::string& model_dir,
+                                     const std::vector<std::pair<std::string, std::string_view>>& files) {
+  std::error_code ec;
+  fs::create_directories(model_dir, ec);
+  if (ec) return IoError("cannot create " + model_dir + ": " + ec.message());
+  const std::vector<int64_t> versions = ListVersions(model_dir);
+  const int64_t version = versions.empty() ? 1 : versions.back() + 1;
+  const fs::path tmp = fs::path(model_dir) / (".tmp-" + std::to_string(version) + "-" + std::to_string(getpid()));
+  const fs::path final_dir = fs::path(model_dir) / std::to_string(version);
+  fs::remove_all(tmp, ec);
+  if (!fs::create_directories(tmp, ec)) return IoError("cannot create " + tmp.string() + ": " + ec.message());
+  for (const auto& [name, data] : files) {
+    std::ofstream out(tmp / name, std::ios::binary);
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    out.close();
+    if (!out) {
+      fs::remove_all(tmp, ec);
+      return IoError("cannot write " + (tmp / name).string());
+    }
+  }
+  fs::rename(tmp, final_dir, ec);
+  if (ec) {
+    fs::remove_all(tmp, ec);
+    return IoError("cannot move the new version into " + final_dir.string() + ": " + ec.message());
+  }
+  return final_dir.string();
+}
+
 
 }  // namespace shelfwatch::ranking

@@ -84,4 +84,10 @@ class Reranker {
 // integers are ignored).
 std::vector<int64_t> ListVersions(const std::string& model_dir);
 
+// Writes `files` (name, bytes) as the next numbered version under `model_dir` (created if
+// missing): into a hidden directory first, renamed into place, so a repository poller never
+// sees half a version. Returns the version directory.
+Result<std::string> WriteNextVersion(const std::string& model_dir,
+                                     const std::vector<std::pair<std::string, std::string_view>>& files);
+
 }  // namespace shelfwatch::ranking

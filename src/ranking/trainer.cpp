@@ -351,23 +351,6 @@ Result<TrainedRanker> TrainRanker(std::shared_ptr<const retrieval::InvertedIndex
 
 Result<std::string> WriteRankerVersion(const std::string& model_dir, const TrainedRanker& ranker,
                                        const retrieval::IndexOptions& index_options) {
-  std::error_code ec;
-  fs::create_directories(model_dir, ec);
-  if (ec) return IoError("cannot create " + model_dir + ": " + ec.message());
-  const std::vector<int64_t> versions = ListVersions(model_dir);
-  const int64_t version = versions.empty() ? 1 : versions.back() + 1;
-  const fs::path tmp = fs::path(model_dir) / (".tmp-" + std::to_string(version) + "-" + std::to_string(getpid()));
-  const fs::path final_dir = fs::path(model_dir) / std::to_string(version);
-  fs::remove_all(tmp, ec);
-  if (!fs::create_directories(tmp, ec)) return IoError("cannot create " + tmp.string() + ": " + ec.message());
-
-  auto write = [&](const char* name, const std::string& text) -> Status {
-    std::ofstream out(tmp / name, std::ios::binary);
-    out << text;
-    out.close();
-    if (!out) return IoError("cannot write " + (tmp / name).string());
-    return Status::Ok();
-  };
   const int f = static_cast<int>(kNumFeatures);
   std::string config =
       "# A LambdaMART re-ranker written by `shelfwatch train ranker`; columns in features.txt.\n"
@@ -393,15 +376,10 @@ Result<std::string> WriteRankerVersion(const std::string& model_dir, const Train
                 static_cast<double>(index_options.bm25.k1), static_cast<double>(index_options.bm25.b), fields.c_str(),
                 index_options.analyzer.Fingerprint().c_str(), ranker.validation_ndcg, ranker.validation_bm25_ndcg,
                 ranker.validation_queries, ranker.train_queries, ranker.rows, ranker.seconds);
-  for (Status st : {write("model.json", ranker.model_json), write("config.yaml", config), write("features.txt", names),
-                    write("training.yaml", std::string(buf) + (ranker.priors.empty() ? "" : "prior: judgments\n"))}) {
-    if (!st.ok()) {
-      fs::remove_all(tmp, ec);
-      return st;
-    }
-  }
+  const std::string training = std::string(buf) + (ranker.priors.empty() ? "" : "prior: judgments\n");
+  std::string csv;
   if (!ranker.priors.empty()) {
-    std::string csv = "product_id,prior\n";
+    csv = "product_id,prior\n";
     for (const auto& [id, p] : ranker.priors) {
       // Product ids are CSV-quoted when they hold a separator or a quote (RFC 4180).
       if (id.find_first_of(",\"\r\n") != std::string::npos) {
@@ -415,17 +393,11 @@ Result<std::string> WriteRankerVersion(const std::string& model_dir, const Train
       csv += std::to_string(p);
       csv += '\n';
     }
-    if (Status st = write("priors.csv", csv); !st.ok()) {
-      fs::remove_all(tmp, ec);
-      return st;
-    }
   }
-  fs::rename(tmp, final_dir, ec);
-  if (ec) {
-    fs::remove_all(tmp, ec);
-    return IoError("cannot move the new version into " + final_dir.string());
-  }
-  return final_dir.string();
+  std::vector<std::pair<std::string, std::string_view>> files = {
+      {"model.json", ranker.model_json}, {"config.yaml", config}, {"features.txt", names}, {"training.yaml", training}};
+  if (!csv.empty()) files.emplace_back("priors.csv", csv);
+  return WriteNextVersion(model_dir, files);
 }
 
 }  // namespace shelfwatch::ranking
