@@ -26,7 +26,7 @@ Flags ExportFlags() {
       "  model_versions, total_hits, events, items:[{id, rank, score, label, grade, features}]}\n"
       "csv:   request_id,time,catalog,endpoint,variant,query,item_id,rank,score,label,grade",
       {
-          {"data-dir", "DIR", "the server's --data-dir (reads served.db and events.db)", "", true},
+          {"data-dir", "DIR", "the server's --data-dir (reads served/ and events.db)", "", true},
           {"out", "FILE", "output file; - for standard output", "-"},
           {"format", "FORMAT", "jsonl or csv", "jsonl"},
           {"since", "TIME", "only requests served at or after this time (RFC 3339 or Unix seconds)", ""},
@@ -87,7 +87,7 @@ int RunExport(int argc, char** argv) {
   uint64_t requests = 0, items = 0, labelled = 0;
   std::string line;
   Status st = feedback::ForEachLabeledRequest(
-      dir + "/served.db", dir + "/events.db", range, [&](const feedback::LabeledRequest& r) {
+      dir + "/served", dir + "/events.db", range, [&](const feedback::LabeledRequest& r) {
         if (labelled_only && r.events == 0) return true;
         ++requests;
         line.clear();

@@ -1,4 +1,4 @@
-// BatchWriter: the background thread behind EventStore and ServedRequestLog, internal to the
+// BatchWriter: the background thread behind EventStore, internal to the
 // feedback module. Producers push items into a bounded queue; the thread takes everything
 // queued at once and hands it to `write` (one transaction per call: group commit), and runs
 // `maintain` (retention) once at start, every `maintain_every`, and when asked.

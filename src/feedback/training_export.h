@@ -6,14 +6,16 @@
 // for items the response did not return (e.g. a purchase found elsewhere) are counted per
 // request, not labelled.
 //
-// Reads both SQLite files read-only (the served-request log with the event store attached), so
-// it can run beside a live server: WAL readers see committed data and never block the writers.
-// Only what is already on disk is seen (ServedRequestLog::Flush / EventStore::Flush first when
-// exporting from the same process).
+// Reads the served-request log's segment directory (served_segment.h) and the event store
+// (SQLite, read-only), so it can run beside a live server: it sees the records and events
+// written when it reads them and never blocks the writers. Only what is already on disk is seen
+// (ServedRequestLog::Flush / EventStore::Flush first when exporting from the same process).
 //
-// Thread-safety: independent calls may run concurrently. Cost: one pass over the served rows in
-// the time range via their time index, one index probe into the events per request;
-// memory is one request at a time.
+// Thread-safety: independent calls may run concurrently. Cost: two passes over the segments
+// (the first collects the request ids in range, so that one scan of the events copies theirs
+// into an indexed temporary table), one index probe into those events per request; memory is
+// the segments whose time ranges overlap (usually one, at most segment_bytes each) plus 24 B
+// per record in range of them, for the sort by time.
 #pragma once
 
 #include <cstdint>
@@ -57,9 +59,10 @@ struct ExportRange {
   int64_t until_ms = INT64_MAX;  // served time_ms <  until_ms
 };
 
-// Calls fn per served request in the range, in (time_ms, insertion) order, until fn returns
-// false. Errors: kIoError when a file cannot be opened, kDataLoss for a damaged row.
-Status ForEachLabeledRequest(const std::string& served_log_path, const std::string& event_store_path,
+// Calls fn per served request in the range, in (time_ms, written) order, until fn returns
+// false. `served_log_dir` is the log's directory (ServedLogOptions::path). Errors: kIoError
+// when the directory or the event store cannot be opened, kDataLoss for a damaged record.
+Status ForEachLabeledRequest(const std::string& served_log_dir, const std::string& event_store_path,
                              const ExportRange& range, const std::function<bool(const LabeledRequest&)>& fn);
 
 }  // namespace shelfwatch::feedback

@@ -33,6 +33,10 @@ std::string SeriesKey(std::string_view catalog, std::string_view endpoint, std::
 }
 
 constexpr size_t kFirstClickShards = 16;
+// A thread's query sketch counts every query until it has seen kExactQueries x its capacity of
+// them; from then on one query in kQuerySampling, at random, with that weight (see the header).
+constexpr uint64_t kExactQueries = 16;
+constexpr uint64_t kQuerySampling = 8;
 
 }  // namespace
 
@@ -154,30 +158,51 @@ void OnlineMetrics::RecordServed(std::string_view catalog, std::string_view endp
   struct Local {
     uint64_t owner = 0;
     std::unordered_map<std::string, CatalogSketches::PerThread*> catalogs;
+    std::string last_catalog;
+    CatalogSketches::PerThread* last = nullptr;
+    uint64_t random = 0x9E3779B97F4A7C15ull;  // xorshift64 state (Marsaglia 2003)
   };
   thread_local Local local;
   if (local.owner != id_) {
     local.owner = id_;
     local.catalogs.clear();
+    local.last = nullptr;
   }
-  auto it = local.catalogs.find(std::string(catalog));
-  if (it == local.catalogs.end()) {
-    CatalogSketches& c = SketchesFor(catalog);
-    auto mine = std::make_shared<CatalogSketches::PerThread>(c.capacity);
-    {
-      std::lock_guard<std::mutex> lock(c.mu);
-      c.threads.push_back(mine);
+  if (!local.last || local.last_catalog != catalog) {
+    auto it = local.catalogs.find(std::string(catalog));
+    if (it == local.catalogs.end()) {
+      CatalogSketches& c = SketchesFor(catalog);
+      auto mine = std::make_shared<CatalogSketches::PerThread>(c.capacity);
+      {
+        std::lock_guard<std::mutex> lock(c.mu);
+        c.threads.push_back(mine);
+      }
+      it = local.catalogs.emplace(std::string(catalog), mine.get()).first;
     }
-    it = local.catalogs.emplace(std::string(catalog), mine.get()).first;
+    local.last_catalog.assign(catalog);
+    local.last = it->second;
   }
-  // Queries are counted as typed apart from case.
+  CatalogSketches::PerThread& t = *local.last;
+  // Only this thread writes its sketches, so it may read their totals without the lock.
+  auto weight = [&](const drift::FrequentItemsSketch& sketch) -> uint64_t {
+    if (sketch.total_weight() < kExactQueries * sketch.capacity()) return 1;
+    local.random ^= local.random << 13;
+    local.random ^= local.random >> 7;
+    local.random ^= local.random << 17;
+    return local.random % kQuerySampling == 0 ? kQuerySampling : 0;
+  };
+  const uint64_t w_all = weight(t.all);
+  const uint64_t w_zero = zero_result ? weight(t.zero) : 0;
+  if (w_all == 0 && w_zero == 0) return;
+  // Queries are counted as typed apart from (ASCII) case: UTF-8 bytes beyond ASCII stay as sent.
   thread_local std::string q;
   q.assign(drift::FrequentItemsSketch::Truncate(query));
-  for (auto& ch : q) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  CatalogSketches::PerThread& t = *it->second;
+  for (auto& ch : q) {
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  }
   std::lock_guard<std::mutex> lock(t.mu);
-  t.all.Update(q);
-  if (zero_result) t.zero.Update(q);
+  if (w_all) t.all.Update(q, w_all);
+  if (w_zero) t.zero.Update(q, w_zero);
 }
 
 bool OnlineMetrics::MarkFirstClick(std::string_view request_id) {

@@ -178,7 +178,12 @@ Result<std::unique_ptr<Monitoring>> Monitoring::Open(MonitoringOptions options, 
       {"reason"});
 
   feedback::ServedLogOptions served;
-  served.path = dir.empty() ? "" : dir + "/served.db";
+  served.path = dir.empty() ? "" : dir + "/served";
+  if (!dir.empty() && std::filesystem::exists(dir + "/served.db")) {
+    // The served log was an SQLite file before it became a directory of segments.
+    log::Warn("served.db (an earlier version's served-request log) is no longer read or written",
+              {{"path", dir + "/served.db"}});
+  }
   served.sample_rate = o.served_sample_rate;
   served.max_age_ms = o.served_max_age_ms;
   served.max_bytes = o.served_max_bytes;
@@ -238,6 +243,12 @@ Result<std::unique_ptr<Monitoring>> Monitoring::Open(MonitoringOptions options, 
     w.Header("shelfwatch_served_log_index_entries", "Recent served requests held in memory for attribution.",
              monitor::MetricType::kGauge);
     w.Sample({}, static_cast<double>(s.index_size));
+    w.Header("shelfwatch_served_log_index_bytes", "Memory those entries take in the attribution index's rings.",
+             monitor::MetricType::kGauge);
+    w.Sample({}, static_cast<double>(s.index_bytes));
+    w.Header("shelfwatch_served_log_disk_bytes", "Bytes of the served-request log's segment files.",
+             monitor::MetricType::kGauge);
+    w.Sample({}, static_cast<double>(s.disk_bytes));
     if (self->events_) {
       auto e = self->events_->stats();
       w.Header("shelfwatch_event_store_events_total", "Feedback events by store outcome (durable, failed).",
@@ -273,9 +284,10 @@ void Monitoring::Stop() {
   }
   evaluate_cv_.notify_all();
   if (evaluator_.joinable()) evaluator_.join();
-  history_->Stop();
+  // Open may fail half way (a store that cannot be opened): what it did not create is null.
+  if (history_) history_->Stop();
   SaveReferences(/*only_unsaved=*/false);
-  served_->Flush();
+  if (served_) served_->Flush();
   if (events_) events_->Flush();
 }
 
@@ -423,25 +435,53 @@ void Monitoring::RecordSearch(SearchObservation&& o) {
   bool zero = o.item_ids.empty();
   online_->RecordServed(o.catalog, o.endpoint, o.variant, o.query, o.item_ids.size(), zero);
 
-  if (CatalogMonitors* cm = MonitorsFor(o.catalog)) {
+  const int64_t now_ms = UnixMillis();
+  CatalogMonitors* cm = MonitorsFor(o.catalog);
+  if (cm && DriftSampled(now_ms)) {
     drift::FeatureValue row[kTopCategory + 1];
     size_t n = SearchRow(o.query.size(), o.terms.size(), o.total_hits, o.scores, o.top_category, cm->with_category, row);
-    double now = static_cast<double>(UnixMillis()) / 1000.0;
+    double now = static_cast<double>(now_ms) / 1000.0;
     cm->search->Record(std::span<const drift::FeatureValue>(row, n), now);
     for (const auto& t : o.terms) cm->terms->Record({drift::FeatureValue::Category(t)}, now);
   }
 
-  feedback::ServedRequest r;
-  r.request_id = std::move(o.request_id);
-  r.catalog = std::string(o.catalog);
-  r.endpoint = std::string(o.endpoint);
-  r.query = std::string(o.query);
-  r.variant = std::string(o.variant);
-  r.model_versions = std::string(o.model_versions);
-  r.item_ids = std::move(o.item_ids);
-  r.scores = std::move(o.scores);
-  r.total_hits = o.total_hits;
-  served_->Record(std::move(r));
+  // The log copies what it keeps: nothing is allocated for it here.
+  served_->Record(feedback::ServedRequestView{.request_id = o.request_id,
+                   .time_ms = now_ms,
+                   .catalog = o.catalog,
+                   .endpoint = o.endpoint,
+                   .query = o.query,
+                   .variant = o.variant,
+                   .model_versions = o.model_versions,
+                   .item_ids = o.item_ids,
+                   .scores = o.scores,
+                   .total_hits = o.total_hits});
+}
+
+bool Monitoring::DriftSampled(int64_t now_ms) {
+  if (options_.drift_sample_every <= 1) return true;
+  // Per thread, so that the request path shares no counter.
+  struct Quota {
+    const Monitoring* owner = nullptr;
+    int64_t minute = -1;
+    uint64_t rows = 0;
+    uint64_t random = 0x2545F4914F6CDD1Dull;  // xorshift64 state (Marsaglia 2003)
+  };
+  thread_local Quota q;
+  const int64_t minute = now_ms / 60000;
+  if (q.owner != this || q.minute != minute) {
+    q.owner = this;
+    q.minute = minute;
+    q.rows = 0;
+  }
+  if (q.rows < options_.drift_full_rows_per_minute) {
+    ++q.rows;
+    return true;
+  }
+  q.random ^= q.random << 13;
+  q.random ^= q.random >> 7;
+  q.random ^= q.random << 17;
+  return q.random % options_.drift_sample_every == 0;
 }
 
 std::vector<drift::DriftReport> Monitoring::DriftReports(bool evaluate) {
@@ -456,6 +496,7 @@ std::vector<drift::DriftReport> Monitoring::DriftReports(bool evaluate) {
 void Monitoring::RecordRecommend(RecommendObservation&& o) {
   online_->RecordServed(o.catalog, "recommend", o.variant, "", o.item_ids.size(), o.item_ids.empty());
   CatalogMonitors* cm = MonitorsFor(o.catalog);
+  const int64_t now_ms = UnixMillis();
   if (cm && cm->recommend) {
     double mean = 0;
     for (float s : o.scores) mean += s;
@@ -466,7 +507,7 @@ void Monitoring::RecordRecommend(RecommendObservation&& o) {
         o.scores.empty() ? drift::FeatureValue::Missing() : drift::FeatureValue::Number(mean),
         o.top_reason.empty() ? drift::FeatureValue::Missing() : drift::FeatureValue::Category(o.top_reason),
         drift::FeatureValue::Category(o.personalised ? "true" : "false")};
-    cm->recommend->Record(std::span<const drift::FeatureValue>(row, 5), static_cast<double>(UnixMillis()) / 1000.0);
+    if (DriftSampled(now_ms)) cm->recommend->Record(std::span<const drift::FeatureValue>(row, 5), static_cast<double>(now_ms) / 1000.0);
     uint64_t newly = 0;
     for (uint32_t d : o.docs) {
       if (d >= cm->docs) continue;
@@ -480,17 +521,16 @@ void Monitoring::RecordRecommend(RecommendObservation&& o) {
       cm->diversity->Observe(static_cast<double>(o.distinct_categories) / static_cast<double>(o.item_ids.size()));
     }
   }
-  feedback::ServedRequest r;
-  r.request_id = std::move(o.request_id);
-  r.catalog = std::string(o.catalog);
-  r.endpoint = "recommend";
-  r.query = std::move(o.context);
-  r.variant = std::string(o.variant);
-  r.model_versions = std::string(o.model_versions);
-  r.item_ids = std::move(o.item_ids);
-  r.scores = std::move(o.scores);
-  r.total_hits = r.item_ids.size();
-  served_->Record(std::move(r));
+  served_->Record(feedback::ServedRequestView{.request_id = o.request_id,
+                   .time_ms = now_ms,
+                   .catalog = o.catalog,
+                   .endpoint = "recommend",
+                   .query = o.context,
+                   .variant = o.variant,
+                   .model_versions = o.model_versions,
+                   .item_ids = o.item_ids,
+                   .scores = o.scores,
+                   .total_hits = o.item_ids.size()});
 }
 
 Status Monitoring::SetReferenceFromWindow(std::string_view model, double start, double end) {

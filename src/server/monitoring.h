@@ -19,9 +19,11 @@
 //
 // Thread-safety: RecordSearch, the accessors and DriftReports are safe from any thread once
 // Open returned; Start/Stop are called once each by the owner. Cost of RecordSearch, the
-// request-path part: a served-log index insert (~1 us), a counter and histogram update and a
+// request-path part: a served-log record (~1 us, no allocation: the log copies the views
+// into its ring and pending buffer), a counter and histogram update and a
 // per-thread heavy-hitter update (~100 ns), one drift row per search plus one per query term
-// (~200 ns each); everything else happens on the services' own threads.
+// (~200 ns each; beyond each thread's first 5,000 searches a minute, for one search in 8:
+// see drift_full_rows_per_minute); everything else happens on the services' own threads.
 #pragma once
 
 #include <atomic>
@@ -83,6 +85,15 @@ struct MonitoringOptions {
   double drift_interval_s = 60;           // evaluation period; 0: only on request
   double drift_retention_s = 7200;        // history kept for references from a time range (>= window)
   monitor::drift::DriftThresholds drift_thresholds;  // for every monitored feature
+  // Each request thread gives the drift monitors every search (and recommendation) of its first
+  // drift_full_rows_per_minute in each minute, then one in drift_sample_every, at random (1:
+  // every one). Drift compares distributions, which a random sample of thousands of rows a
+  // minute estimates as well as all of them (and the sample-size-dependent p-values of KS and
+  // chi-squared stop flagging negligible differences at high traffic); the data-quality
+  // counters then count the sample. At 12,000 searches/s on two threads this keeps ~14% of
+  // the rows and cuts drift's share of the CPU from ~4% to ~0.6%.
+  uint64_t drift_full_rows_per_minute = 5000;
+  uint32_t drift_sample_every = 8;
   uint64_t drift_reference_rows = 10000;  // auto reference from the first N searches (0: off)
   double drift_reference_seconds = 0;     // or from the first H seconds (0: off)
   std::map<std::string, DriftReferenceQueries> drift_references;  // by catalog
@@ -95,11 +106,11 @@ struct SearchObservation {
   std::string_view endpoint = "search";
   std::string_view variant = "default";
   std::string_view model_versions;
-  std::string request_id;  // moved into the served-request log
+  std::string request_id;
   std::string_view query;
   std::span<const std::string> terms;  // analysed query terms
-  std::vector<std::string> item_ids;   // returned, rank order (moved into the log)
-  std::vector<float> scores;           // same length (moved into the log)
+  std::vector<std::string> item_ids;   // returned, rank order
+  std::vector<float> scores;           // same length
   std::string_view top_category;       // category of the first result; empty: none
   uint64_t total_hits = 0;
 };
@@ -111,7 +122,7 @@ struct RecommendObservation {
   std::string_view model_versions;
   std::string request_id;
   std::string context;                   // "user=u1 item=i2": what the served log keeps as its query
-  std::vector<std::string> item_ids;     // rank order (moved into the log)
+  std::vector<std::string> item_ids;     // rank order
   std::vector<float> scores;             // same length
   std::string_view top_reason;           // why the first result is there; empty: no result
   bool personalised = false;             // false: popularity only
@@ -174,6 +185,7 @@ class Monitoring {
   struct CatalogMonitors;
   Monitoring(MonitoringOptions options, monitor::Registry* registry);
   CatalogMonitors* MonitorsFor(std::string_view catalog) const;
+  bool DriftSampled(int64_t now_ms);
   std::string ReferencePath(const std::string& model) const;
   void SaveReferences(bool only_unsaved);
   void EvaluateLoop();

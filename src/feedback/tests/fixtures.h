@@ -1,6 +1,6 @@
 // Test fixtures for the feedback module: a temporary directory removed at scope exit, events
-// and served requests with realistic ids, and direct SQLite reads that check what a file
-// really holds (not what the module claims).
+// and served requests with realistic ids, and direct reads (SQLite, served-log segment files)
+// that check what the files really hold (not what the module claims).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -13,7 +13,9 @@
 #include "common/clock.h"
 #include "common/request_id.h"
 #include "feedback/events.h"
+#include "feedback/served_codec.h"
 #include "feedback/served_log.h"
+#include "feedback/served_segment.h"
 #include "support/test_server.h"
 
 namespace shelfwatch::feedback {
@@ -83,6 +85,23 @@ inline ServedRequest MakeServed(std::string request_id, size_t n, const std::str
   return r;
 }
 
+inline std::unique_ptr<ServedRequestLog> OpenServedLog(ServedLogOptions options) {
+  auto log = ServedRequestLog::Open(std::move(options));
+  EXPECT_TRUE(log.ok()) << log.status().ToString();
+  return log.ok() ? std::move(log).value() : nullptr;
+}
+
+// Records `n` requests of `items` items each ("item1".."item<items>") with fresh ids; returns
+// the ids.
+inline std::vector<std::string> RecordServed(ServedRequestLog& log, int n, size_t items) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < n; ++i) {
+    ids.push_back(NewRequestId());
+    log.Record(MakeServed(ids.back(), items));
+  }
+  return ids;
+}
+
 // SELECT count(*) (or any single integer) straight from the file.
 inline int64_t QueryFileInt(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;
@@ -102,6 +121,41 @@ inline uint64_t FileSize(const std::string& path) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
   return ec ? 0 : size;
+}
+
+// The bytes of every file in a directory (a served log's segments and indexes).
+inline uint64_t DirBytes(const std::string& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) total += FileSize(e.path().string());
+  return total;
+}
+
+// Every intact record of a served-log directory, read straight from its segment files.
+inline std::vector<codec::ServedRecordView> StoredRecords(const std::string& dir, std::vector<std::string>* storage) {
+  std::vector<codec::ServedRecordView> out;
+  auto seqs = segment::ListSegments(dir);
+  if (!seqs.ok()) return out;
+  storage->clear();
+  storage->reserve(seqs->size());
+  for (uint64_t seq : *seqs) {
+    auto bytes = segment::ReadSegment(dir, seq);
+    if (!bytes.ok()) continue;
+    storage->push_back(std::move(bytes).value());
+    segment::ForEachFrame(storage->back(), [&](size_t, std::string_view payload) {
+      codec::ServedRecordView v;
+      EXPECT_TRUE(codec::ParseServedPayload(payload, &v));
+      out.push_back(v);
+      return true;
+    });
+  }
+  return out;
+}
+
+inline std::vector<std::string> StoredIds(const std::string& dir) {
+  std::vector<std::string> storage, ids;
+  for (const auto& v : StoredRecords(dir, &storage)) ids.emplace_back(v.request_id);
+  return ids;
 }
 
 }  // namespace shelfwatch::feedback

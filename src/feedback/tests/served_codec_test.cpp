@@ -34,8 +34,8 @@ TEST(ServedCodecTest, RoundTripsStringsFloatsAndRows) {
 
 TEST(ServedCodecTest, DamagedBlobsAreRefusedAtEveryLength) {
   std::string strings, rows;
-  EncodeStrings({"abc", "defg"}, &strings);
-  EncodeFloatRows({{1, 2}, {3}}, &rows);
+  EncodeStrings(std::vector<std::string>{"abc", "defg"}, &strings);
+  EncodeFloatRows(std::vector<std::vector<float>>{{1, 2}, {3}}, &rows);
   std::vector<std::string> s;
   std::vector<std::vector<float>> r;
   std::vector<float> f;
@@ -49,6 +49,70 @@ TEST(ServedCodecTest, DamagedBlobsAreRefusedAtEveryLength) {
   }
   EXPECT_FALSE(DecodeFloats("abc", &f));
   EXPECT_FALSE(DecodeStrings(std::string("\xff\xff\xff\xff", 4), &s)) << "a length beyond the blob";
+}
+
+TEST(ServedCodecTest, Crc32cMatchesThePublishedCheckValues) {
+  // RFC 3720 appendix B.4 and the CRC catalogue's "check" value for CRC-32C.
+  EXPECT_EQ(Crc32c("123456789"), 0xE3069283u);
+  EXPECT_EQ(Crc32c(std::string(32, '\0')), 0x8A9136AAu);
+  EXPECT_EQ(Crc32c(std::string(32, '\xff')), 0x62A8AB43u);
+  EXPECT_EQ(Crc32c(""), 0u);
+}
+
+TEST(ServedCodecTest, ARecordFrameRoundTripsAndEveryDamageIsRefused) {
+  const std::vector<std::string> items = {"100001", "100002", std::string("a\0b", 3)};
+  const std::vector<float> scores = {3.5f, 2.25f, 1.0f};
+  const std::vector<std::vector<float>> features = {{1, 2}, {3, 4}, {}};
+  const ServedRequestView r{.request_id = "0192f1c4-6a3b-7c2e-9d41-5f7a3b2c1d0e",
+                            .time_ms = 1732900000123,
+                            .catalog = "homedepot",
+                            .endpoint = "search",
+                            .query = "cordless drill",
+                            .variant = "canary",
+                            .model_versions = "bm25:k1=0.2,b=0.85",
+                            .item_ids = items,
+                            .scores = scores,
+                            .features = features,
+                            .total_hits = 1234};
+  std::string frame = "prefix";
+  AppendServedFrame(r, &frame);
+  frame.erase(0, 6);
+  ASSERT_EQ(frame.size(), ServedFrameBytes(r));
+  std::string_view payload;
+  size_t n = 0;
+  EXPECT_FALSE(ReadFrame(frame, &payload, &n)) << "not sealed yet: the CRC field is zero";
+  SealFrame(frame.data());
+  ASSERT_TRUE(ReadFrame(frame, &payload, &n));
+  EXPECT_EQ(n, frame.size());
+  ServedRecordView v;
+  ASSERT_TRUE(ParseServedPayload(payload, &v));
+  EXPECT_EQ(v.request_id, r.request_id);
+  EXPECT_EQ(PayloadRequestId(payload), r.request_id);
+  EXPECT_EQ(v.time_ms, r.time_ms);
+  EXPECT_EQ(v.total_hits, 1234u);
+  EXPECT_EQ(v.catalog, "homedepot");
+  EXPECT_EQ(v.endpoint, "search");
+  EXPECT_EQ(v.query, "cordless drill");
+  EXPECT_EQ(v.variant, "canary");
+  EXPECT_EQ(v.model_versions, "bm25:k1=0.2,b=0.85");
+  std::vector<std::string> items_back;
+  std::vector<float> scores_back;
+  std::vector<std::vector<float>> features_back;
+  ASSERT_TRUE(DecodeStrings(v.items, &items_back));
+  ASSERT_TRUE(DecodeFloats(v.scores, &scores_back));
+  ASSERT_TRUE(DecodeFloatRows(v.features, &features_back));
+  EXPECT_EQ(items_back, items);
+  EXPECT_EQ(scores_back, scores);
+  EXPECT_EQ(features_back, features);
+
+  for (size_t len = 0; len < frame.size(); ++len) {
+    EXPECT_FALSE(ReadFrame(std::string_view(frame).substr(0, len), &payload, &n)) << "torn at " << len;
+  }
+  for (size_t i = 0; i < frame.size(); ++i) {
+    std::string damaged = frame;
+    damaged[i] ^= 0x10;
+    EXPECT_FALSE(ReadFrame(damaged, &payload, &n)) << "a flipped bit at byte " << i << " went unnoticed";
+  }
 }
 
 TEST(ServedCodecTest, UuidV7TimeIsTheMillisecondItWasMade) {

@@ -1,34 +1,32 @@
 // ServedRequestLog: a response is attributable the moment it is recorded, and still after it
 // left memory or the process restarted; recording never waits for the disk; sampling keeps
-// whole requests; retention keeps the file bounded.
+// whole requests; retention keeps the directory bounded; the index's memory is bounded.
 #include "feedback/served_log.h"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
+#include <future>
+#include <set>
 #include <thread>
 
+#include "feedback/served_codec.h"
 #include "feedback/tests/fixtures.h"
 
 namespace shelfwatch::feedback {
 namespace {
 
-std::unique_ptr<ServedRequestLog> OpenLog(ServedLogOptions options) {
-  auto log = ServedRequestLog::Open(std::move(options));
-  EXPECT_TRUE(log.ok()) << log.status().ToString();
-  return log.ok() ? std::move(log).value() : nullptr;
-}
-
-int64_t RowsWithId(const std::string& path, const std::string& id) {
-  return QueryFileInt(path, "SELECT count(*) FROM served WHERE request_id = '" + id + "'");
+int64_t StoredWithId(const std::string& dir, const std::string& id) {
+  const auto ids = StoredIds(dir);
+  return std::count(ids.begin(), ids.end(), id);
 }
 
 TEST(ServedLogTest, ARecordedRequestIsFoundAtOnceWithItsRanks) {
   TempDir dir;
-  for (const std::string& path : {std::string(), dir.File("served.db")}) {
+  for (const std::string& path : {std::string(), dir.File("served")}) {
     SCOPED_TRACE(path.empty() ? "index only" : "with file");
-    auto log = OpenLog({.path = path});
+    auto log = OpenServedLog({.path = path});
     ASSERT_TRUE(log);
     const std::string id = NewRequestId();
     ServedRequest r = MakeServed(id, 10);
@@ -49,10 +47,10 @@ TEST(ServedLogTest, ARecordedRequestIsFoundAtOnceWithItsRanks) {
 
 TEST(ServedLogTest, EvictedFromMemoryStillFoundInTheFile) {
   TempDir dir;
-  auto log = OpenLog({.path = dir.File("served.db"), .max_queue = 16, .index_capacity = 16});
+  auto log = OpenServedLog({.path = dir.File("served"), .max_queue = 16, .index_capacity = 16});
   ASSERT_TRUE(log);
   std::vector<std::string> ids;
-  for (int i = 0; i < 300; ++i) {
+  for (int i = 0; i < 3000; ++i) {
     ids.push_back(NewRequestId());
     log->Record(MakeServed(ids.back(), 5, "r" + std::to_string(i) + "-"));
     if (i % 10 == 9) log->Flush();  // the tiny queue would otherwise drop
@@ -60,6 +58,13 @@ TEST(ServedLogTest, EvictedFromMemoryStillFoundInTheFile) {
   log->Flush();
   EXPECT_EQ(log->stats().dropped, 0u);
   EXPECT_LE(log->stats().index_size, 16u + 16u);
+  // All in the open segment: found through its in-memory table, grown as it filled.
+  EXPECT_EQ(log->stats().segments, 1u);
+  for (int i = 0; i < 3000; i += 7) {
+    auto info = log->Lookup(ids[i]);
+    ASSERT_TRUE(info) << i;
+    EXPECT_EQ(info->RankOf("r" + std::to_string(i) + "-5"), 5);
+  }
   auto first = log->Lookup(ids[0]);
   ASSERT_TRUE(first);
   EXPECT_EQ(first->RankOf("r0-3"), 3);
@@ -72,17 +77,14 @@ TEST(ServedLogTest, EvictedFromMemoryStillFoundInTheFile) {
 
 TEST(ServedLogTest, RequestsFromBeforeARestartAreFound) {
   TempDir dir;
-  const std::string path = dir.File("served.db");
+  const std::string path = dir.File("served");
   std::vector<std::string> ids;
   {
-    auto log = OpenLog({.path = path});
+    auto log = OpenServedLog({.path = path});
     ASSERT_TRUE(log);
-    for (int i = 0; i < 50; ++i) {
-      ids.push_back(NewRequestId());
-      log->Record(MakeServed(ids.back(), 3));
-    }
+    ids = RecordServed(*log, 50, 3);
   }  // closing writes the queue
-  auto log = OpenLog({.path = path});
+  auto log = OpenServedLog({.path = path});
   ASSERT_TRUE(log);
   for (const auto& id : ids) {
     auto info = log->Lookup(id);
@@ -98,7 +100,7 @@ TEST(ServedLogTest, RequestsFromBeforeARestartAreFound) {
 
 TEST(ServedLogTest, UnknownNewIdsAreAnsweredWithoutReadingTheFile) {
   TempDir dir;
-  auto log = OpenLog({.path = dir.File("served.db")});
+  auto log = OpenServedLog({.path = dir.File("served")});
   ASSERT_TRUE(log);
   log->Record(MakeServed(NewRequestId(), 3));
   for (int i = 0; i < 1000; ++i) EXPECT_FALSE(log->Lookup(NewRequestId()));
@@ -110,14 +112,12 @@ TEST(ServedLogTest, UnknownNewIdsAreAnsweredWithoutReadingTheFile) {
 
 TEST(ServedLogTest, AFullQueueDropsAndCountsButNeverBlocksRecord) {
   TempDir dir;
-  const std::string path = dir.File("served.db");
-  auto log = OpenLog({.path = path, .max_queue = 100});
+  const std::string path = dir.File("served");
+  // The writer is stuck (as on a disk that stopped answering) until the test releases it.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  auto log = OpenServedLog({.path = path, .max_queue = 100, .before_write = [released] { released.wait(); }});
   ASSERT_TRUE(log);
-  // Another connection holds the write lock: the writer is stuck waiting for it.
-  sqlite3* blocker = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &blocker), SQLITE_OK);
-  sqlite3_busy_timeout(blocker, 5000);  // the writer's start-up retention pass may hold the lock
-  ASSERT_EQ(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
 
   std::vector<std::string> ids;
   for (int i = 0; i < 1000; ++i) ids.push_back(NewRequestId());
@@ -125,27 +125,25 @@ TEST(ServedLogTest, AFullQueueDropsAndCountsButNeverBlocksRecord) {
   for (const auto& id : ids) log->Record(MakeServed(id, 10, "item", 8));
   const auto took = SteadyClock::now() - start;
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  // A Record that waited for queue space would wait out the writer's 5 s busy timeout.
   EXPECT_LT(took, std::chrono::milliseconds(2000)) << "Record waited for the blocked writer";
   const uint64_t dropped = log->stats().dropped;
   EXPECT_GE(dropped, 800u);  // at most one queue in the writer's hands and one waiting
 
-  ASSERT_EQ(sqlite3_exec(blocker, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(blocker);
+  release.set_value();
   log->Flush();
   const auto stats = log->stats();
   EXPECT_EQ(stats.dropped, dropped);
   EXPECT_EQ(stats.written + stats.dropped, 1000u);
-  EXPECT_EQ(QueryFileInt(path, "SELECT count(*) FROM served"), static_cast<int64_t>(stats.written));
+  EXPECT_EQ(StoredIds(path).size(), stats.written);
   // Dropped from disk, not from attribution.
   for (const auto& id : ids) ASSERT_TRUE(log->Lookup(id)) << id;
 }
 
 TEST(ServedLogTest, SamplingKeepsWholeRequestsChosenByIdAlone) {
   TempDir dir;
-  const std::string path = dir.File("served.db");
-  auto log = OpenLog({.path = path, .sample_rate = 0.3});
-  auto other = OpenLog({.path = dir.File("other.db"), .sample_rate = 0.3});
+  const std::string path = dir.File("served");
+  auto log = OpenServedLog({.path = path, .sample_rate = 0.3});
+  auto other = OpenServedLog({.path = dir.File("other"), .sample_rate = 0.3});
   ASSERT_TRUE(log && other);
   std::vector<std::string> ids;
   for (int i = 0; i < 2000; ++i) {
@@ -153,36 +151,40 @@ TEST(ServedLogTest, SamplingKeepsWholeRequestsChosenByIdAlone) {
     log->Record(MakeServed(ids.back(), 5, "item", 3));
   }
   log->Flush();
-  const int64_t rows = QueryFileInt(path, "SELECT count(*) FROM served");
+  std::vector<std::string> storage;
+  const auto records = StoredRecords(path, &storage);
+  const auto rows = static_cast<int64_t>(records.size());
   EXPECT_GT(rows, 500);  // 600 expected, standard deviation 20
   EXPECT_LT(rows, 700);
   EXPECT_EQ(static_cast<uint64_t>(rows) + log->stats().sampled_out, 2000u);
-  // All or nothing: every stored row carries all five items, scores and feature vectors.
-  EXPECT_EQ(QueryFileInt(path,
-                         "SELECT count(*) FROM served WHERE length(scores) != 20 OR "
-                         "length(features) != 5 * (4 + 3 * 4) OR length(items) != 5 * 4 + 5 * 5"),
-            0);
-  int mismatched = 0, sampled = 0;
+  // All or nothing: every stored record carries all five items, scores and feature vectors.
+  std::set<std::string> in_file;
+  for (const auto& r : records) {
+    EXPECT_EQ(r.scores.size(), 20u);
+    EXPECT_EQ(r.features.size(), 5 * (4 + 3 * 4u));
+    EXPECT_EQ(r.items.size(), 5 * 4 + 5 * 5u);
+    EXPECT_EQ(r.query, "cordless drill");
+    EXPECT_EQ(r.total_hits, 1234u);
+    in_file.emplace(r.request_id);
+  }
+  int mismatched = 0;
   for (const auto& id : ids) {
-    const bool in_file = RowsWithId(path, id) == 1;
-    mismatched += in_file != log->Sampled(id);
+    mismatched += in_file.count(id) != (log->Sampled(id) ? 1u : 0u);
     mismatched += log->Sampled(id) != other->Sampled(id);  // same decision in another process
-    sampled += in_file;
     ASSERT_TRUE(log->Lookup(id)) << "sampled out of the file is still attributable";
   }
   EXPECT_EQ(mismatched, 0);
-  EXPECT_EQ(sampled, rows);
+  EXPECT_EQ(static_cast<int64_t>(in_file.size()), rows);
 }
 
-TEST(ServedLogTest, SizeBoundStopsTheFileFromGrowing) {
+TEST(ServedLogTest, SizeBoundStopsTheDirectoryFromGrowing) {
   TempDir dir;
-  const std::string path = dir.File("served.db");
-  constexpr uint64_t kMax = 1 << 20, kWal = 256 << 10;
-  auto log = OpenLog({.path = path, .max_queue = 256, .index_capacity = 256, .max_bytes = kMax, .wal_bytes = kWal});
+  const std::string path = dir.File("served");
+  constexpr uint64_t kMax = 1 << 20;
+  auto log = OpenServedLog({.path = path, .max_queue = 256, .index_capacity = 256, .max_bytes = kMax});
   ASSERT_TRUE(log);
   std::vector<std::string> ids;
-  std::vector<uint64_t> db_sizes;
-  uint64_t max_total = 0;
+  uint64_t max_dir = 0;
   for (int round = 0; round < 12; ++round) {
     for (int i = 0; i < 500; ++i) {  // ~1.7 KB a request: 850 KB a round, 10 MB in all
       ids.push_back(NewRequestId());
@@ -190,50 +192,61 @@ TEST(ServedLogTest, SizeBoundStopsTheFileFromGrowing) {
       if (i % 200 == 199) log->Flush();
     }
     log->Flush();
-    db_sizes.push_back(FileSize(path));
-    max_total = std::max(max_total, FileSize(path) + FileSize(path + "-wal"));
+    const uint64_t bytes = DirBytes(path);
+    max_dir = std::max(max_dir, bytes);
+    EXPECT_EQ(log->stats().disk_bytes, bytes) << "the log's own count of its files";
   }
-  EXPECT_EQ(log->stats().dropped, 0u);
-  EXPECT_GT(log->stats().retention_deleted, 0u);
-  // The bound is max_bytes plus at most one write batch (here <= 256 requests, ~450 KB): after
-  // every round, although 10 MB went through, the file is no bigger than that.
-  for (size_t round = 0; round < db_sizes.size(); ++round) {
-    EXPECT_LE(db_sizes[round], kMax + kMax / 2) << "database file beyond its bound after round " << round;
-  }
-  EXPECT_LE(max_total, 3 * kMax) << "database + WAL beyond their bound";
+  const auto stats = log->stats();
+  EXPECT_EQ(stats.dropped, 0u);
+  EXPECT_GT(stats.retention_deleted, 0u);
+  EXPECT_GT(stats.segments, 4u) << "rotated at max_bytes / 16";
+  // Retention runs after every batch, so the directory is at most max_bytes between batches.
+  EXPECT_LE(max_dir, kMax) << "directory beyond its bound";
+  EXPECT_GT(max_dir, kMax / 2) << "retention deleted far more than it had to";
   // The newest requests are kept, the oldest went, and the newest are still found.
-  EXPECT_EQ(RowsWithId(path, ids.front()), 0);
-  EXPECT_EQ(RowsWithId(path, ids.back()), 1);
+  EXPECT_EQ(StoredWithId(path, ids.front()), 0);
+  EXPECT_EQ(StoredWithId(path, ids.back()), 1);
+  EXPECT_EQ(stats.written - stats.retention_deleted, StoredIds(path).size());
   EXPECT_FALSE(log->Lookup(ids.front()));
-  EXPECT_TRUE(log->Lookup(ids[ids.size() - 300]));  // evicted from memory, found in the file
+  EXPECT_TRUE(log->Lookup(ids[ids.size() - 300]));  // evicted from memory, found in a segment
 }
 
-TEST(ServedLogTest, AgeRetentionDeletesOldRows) {
+TEST(ServedLogTest, AgeRetentionDeletesSegmentsWhoseNewestRecordExpired) {
   TempDir dir;
-  const std::string path = dir.File("served.db");
+  const std::string path = dir.File("served");
   const int64_t day = 24LL * 3600 * 1000;
   std::atomic<int64_t> now{UnixMillis()};
-  auto log = OpenLog({.path = path, .max_age_ms = 30 * day, .retention_interval_ms = 3600 * 1000, .now_ms = [&] {
+  auto log = OpenServedLog({.path = path, .max_age_ms = 30 * day, .retention_interval_ms = 3600 * 1000, .now_ms = [&] {
                         return now.load();
                       }});
   ASSERT_TRUE(log);
   for (int i = 0; i < 30; ++i) log->Record(MakeServed(NewRequestId(), 3, "item", 0, now - 40 * day));
-  for (int i = 0; i < 20; ++i) log->Record(MakeServed(NewRequestId(), 3, "item", 0, now - day));
   log->Flush();
   // The writer's pass at start-up may have come after the first records; either way they go.
   ASSERT_TRUE(log->EnforceRetention().ok());
   EXPECT_EQ(log->stats().retention_deleted, 30u);
-  EXPECT_EQ(QueryFileInt(path, "SELECT count(*) FROM served"), 20);
-  now += 30 * day;
+  EXPECT_EQ(StoredIds(path).size(), 0u);
+
+  // A segment goes whole, when its newest record expires: old records beside fresh ones stay.
+  for (int i = 0; i < 5; ++i) log->Record(MakeServed(NewRequestId(), 3, "item", 0, now - 40 * day));
+  for (int i = 0; i < 20; ++i) log->Record(MakeServed(NewRequestId(), 3, "item", 0, now - day));
+  log->Flush();
   auto deleted = log->EnforceRetention();
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 0u);
+  EXPECT_EQ(StoredIds(path).size(), 25u);
+
+  now += 30 * day;
+  deleted = log->EnforceRetention();
   ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
-  EXPECT_EQ(*deleted, 20u);
-  EXPECT_EQ(QueryFileInt(path, "SELECT count(*) FROM served"), 0);
+  EXPECT_EQ(*deleted, 25u);
+  EXPECT_EQ(StoredIds(path).size(), 0u);
+  EXPECT_EQ(log->stats().disk_bytes, 0u);
 }
 
 TEST(ServedLogTest, ConcurrentRecordersAlwaysFindTheirOwnRequests) {
   TempDir dir;
-  auto log = OpenLog({.path = dir.File("served.db")});
+  auto log = OpenServedLog({.path = dir.File("served")});
   ASSERT_TRUE(log);
   std::atomic<int> lost{0};
   std::atomic<bool> done{false};
@@ -259,6 +272,81 @@ TEST(ServedLogTest, ConcurrentRecordersAlwaysFindTheirOwnRequests) {
   const auto stats = log->stats();
   EXPECT_EQ(stats.recorded, 12000u);
   EXPECT_EQ(stats.written + stats.dropped, 12000u);
+}
+
+TEST(ServedLogTest, IndexMemoryStaysWithinItsBoundsAndKeepsTheNewest) {
+  constexpr uint64_t kBytes = 16 * (64 << 10);  // the smallest rings: 64 KiB per shard
+  auto log = OpenServedLog({.max_queue = 100, .index_capacity = 2000, .index_bytes = kBytes});
+  ASSERT_TRUE(log);
+  std::vector<std::string> ids;
+  // Small entries: the entry count binds.
+  for (int i = 0; i < 20000; ++i) {
+    ids.push_back(NewRequestId());
+    log->Record(MakeServed(ids.back(), 10, Tag("s", i) + "-"));
+  }
+  auto stats = log->stats();
+  EXPECT_LE(stats.index_size, 2000u + 16u);
+  EXPECT_GE(stats.index_size, 1500u) << "evicted far more than the bound asks";
+  EXPECT_LE(stats.index_bytes, kBytes);
+  for (size_t i = ids.size() - 500; i < ids.size(); ++i) {
+    auto info = log->Lookup(ids[i]);
+    ASSERT_TRUE(info) << i;
+    EXPECT_EQ(info->RankOf(Tag("s", i) + "-7"), 7);
+  }
+  EXPECT_FALSE(log->Lookup(ids.front()));
+
+  // Large entries (100 items of 60 bytes, ~6.5 KB each): the ring's bytes bind.
+  const std::string long_prefix(56, 'x');
+  for (int i = 0; i < 2000; ++i) {
+    ids.push_back(NewRequestId());
+    log->Record(MakeServed(ids.back(), 100, long_prefix));
+  }
+  stats = log->stats();
+  EXPECT_LE(stats.index_bytes, kBytes);
+  EXPECT_LT(stats.index_size, 300u);
+  auto newest = log->Lookup(ids.back());
+  ASSERT_TRUE(newest);
+  ASSERT_EQ(newest->item_ids.size(), 100u);
+  EXPECT_EQ(newest->item_ids[99], long_prefix + "100");
+  EXPECT_EQ(newest->RankOf(long_prefix + "42"), 42);
+}
+
+TEST(ServedLogTest, ARequestIdRecordedTwiceAnswersWithTheNewerRecordUntilItIsEvicted) {
+  // Index only, eight entries per shard: what the index forgets is gone.
+  auto log = OpenServedLog({.max_queue = 16, .index_capacity = 16 * 8});
+  ASSERT_TRUE(log);
+  const std::string id = NewRequestId();
+  const uint64_t shard = codec::StableHash(id) % 16;
+  auto same_shard = [&] {
+    for (;;) {
+      std::string other = NewRequestId();
+      if (codec::StableHash(other) % 16 == shard) return other;
+    }
+  };
+  ServedRequest first = MakeServed(id, 3);
+  first.variant = "old";
+  log->Record(std::move(first));
+  ServedRequest second = MakeServed(id, 3);
+  second.variant = "new";
+  log->Record(std::move(second));
+  ASSERT_TRUE(log->Lookup(id));
+  EXPECT_EQ(log->Lookup(id)->variant, "new");
+  // Six more fill the shard; the next evicts the first copy, which must not take the second.
+  std::vector<std::string> others;
+  for (int i = 0; i < 6; ++i) {
+    others.push_back(same_shard());
+    log->Record(MakeServed(others.back(), 2));
+  }
+  ASSERT_TRUE(log->Lookup(id));
+  others.push_back(same_shard());
+  log->Record(MakeServed(others.back(), 2));
+  auto info = log->Lookup(id);
+  ASSERT_TRUE(info) << "evicting the older copy removed the newer one";
+  EXPECT_EQ(info->variant, "new");
+  others.push_back(same_shard());
+  log->Record(MakeServed(others.back(), 2));
+  EXPECT_FALSE(log->Lookup(id));
+  for (const auto& o : others) EXPECT_TRUE(log->Lookup(o)) << o;
 }
 
 TEST(ServedLogTest, OpenRejectsOptionsThatCannotWork) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <future>
 
@@ -41,7 +42,7 @@ class TrainingExportTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::string served_path_ = dir_.File("served.db");
+  std::string served_path_ = dir_.File("served");
   std::string events_path_ = dir_.File("events.db");
   std::unique_ptr<ServedRequestLog> log_;
   std::unique_ptr<EventStore> store_;
@@ -109,6 +110,54 @@ TEST_F(TrainingExportTest, RangeSelectsByServedTimeAndTheCallbackCanStop) {
   ASSERT_TRUE(
       ForEachLabeledRequest(served_path_, events_path_, {}, [&](const LabeledRequest&) { return ++calls < 4; }).ok());
   EXPECT_EQ(calls, 4);
+  // The file name of the log's former SQLite version reads the directory beside it.
+  calls = 0;
+  ASSERT_TRUE(ForEachLabeledRequest(dir_.File("served.db"), events_path_, {}, [&](const LabeledRequest&) {
+                ++calls;
+                return true;
+              }).ok());
+  EXPECT_EQ(calls, 10);
+}
+
+TEST_F(TrainingExportTest, RequestsComeInServedTimeOrderAcrossSegments) {
+  // Small segments, and times that go back and forth between batches: what a log holds when
+  // callers pass the time a response was sent and writes interleave.
+  log_.reset();
+  auto log = ServedRequestLog::Open({.path = served_path_, .segment_bytes = 4096});
+  ASSERT_TRUE(log.ok());
+  const int64_t t0 = UnixMillis() - 3600 * 1000;
+  std::vector<std::pair<int64_t, std::string>> served;
+  for (int i = 0; i < 120; ++i) {
+    // Batches of 8 whose times overlap the previous batch's: 0..7, 4..11, 8..15, ...
+    const int64_t t = t0 + (i / 8) * 4 + (i % 8);
+    served.emplace_back(t, NewRequestId());
+    (*log)->Record(MakeServed(served.back().second, 6, "item", 0, t));
+    if (i % 8 == 7) (*log)->Flush();
+  }
+  EXPECT_GT((*log)->stats().segments, 5u);
+  Store({MakeEvent(EventType::kClick, served[77].second, "item4")});
+  log->reset();
+  std::sort(served.begin(), served.end());
+
+  std::vector<LabeledRequest> rows;
+  ASSERT_TRUE(ForEachLabeledRequest(served_path_, events_path_, {}, [&](const LabeledRequest& r) {
+                rows.push_back(r);
+                return true;
+              }).ok());
+  ASSERT_EQ(rows.size(), served.size());
+  // Requests served in the same millisecond come in the order written, which is not the order
+  // recorded: compare (time, id) as sets, and times in order.
+  std::vector<std::pair<int64_t, std::string>> exported;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].time_ms, served[i].first) << i;
+    exported.emplace_back(rows[i].time_ms, rows[i].request_id);
+  }
+  std::sort(exported.begin(), exported.end());
+  EXPECT_EQ(exported, served);
+  auto clicked = std::find_if(rows.begin(), rows.end(), [](const LabeledRequest& r) { return r.events > 0; });
+  ASSERT_NE(clicked, rows.end());
+  EXPECT_EQ(clicked->items[3].label, Label::kClick);
+  EXPECT_EQ(std::count_if(rows.begin(), rows.end(), [](const LabeledRequest& r) { return r.events > 0; }), 1);
 }
 
 TEST_F(TrainingExportTest, MissingFilesAreReportedNotCreated) {
