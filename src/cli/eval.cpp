@@ -278,9 +278,7 @@ int RunEval(int argc, char** argv) {
     std::fprintf(stderr, "shelfwatch eval: %s\n", st.message().c_str());
     return code;
   };
-  for (const char* required : {"catalog", "queries", "qrels"}) {
-    if (flags.Get(required).empty()) return fail(InvalidArgument(std::string("--") + required + " is required"), 2);
-  }
+  if (Status st = flags.Require({"catalog", "queries", "qrels"}); !st.ok()) return fail(st, 2);
   auto split = eval::ParseSplit(flags.Get("split"));
   if (!split.ok()) return fail(split.status(), 2);
   auto depth = flags.GetInt("depth", 10, 10000);

@@ -189,6 +189,13 @@ std::string Flags::Origin(const std::string& name) const {
 
 bool Flags::Has(const std::string& name) const { return values_.count(name) > 0; }
 
+Status Flags::Require(std::initializer_list<const char*> names) const {
+  for (const char* name : names) {
+    if (Get(name).empty()) return InvalidArgument(std::string("--") + name + " is required");
+  }
+  return Status::Ok();
+}
+
 std::string Flags::Get(const std::string& name) const {
   auto it = values_.find(name);
   if (it != values_.end() && !it->second.empty()) return it->second.back();

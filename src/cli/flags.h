@@ -2,6 +2,7 @@
 // flags, boolean switches, and generated help. Not thread-safe (used once, in main).
 #pragma once
 
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
@@ -45,6 +46,8 @@ class Flags {
   std::optional<int> ParseCommandLine(int argc, char** argv);
 
   bool Has(const std::string& name) const;
+  // kInvalidArgument "--NAME is required" for the first of `names` with no value.
+  Status Require(std::initializer_list<const char*> names) const;
   std::string Get(const std::string& name) const;  // value or default
   std::vector<std::string> GetAll(const std::string& name) const;
   bool GetBool(const std::string& name) const;

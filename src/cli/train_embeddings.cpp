@@ -126,9 +126,7 @@ int RunTrainEmbeddings(int argc, char** argv) {
     std::fprintf(stderr, "shelfwatch train embeddings: %s\n", st.message().c_str());
     return code;
   };
-  for (const char* required : {"catalog", "queries", "qrels", "out"}) {
-    if (flags.Get(required).empty()) return fail(InvalidArgument(std::string("--") + required + " is required"), 2);
-  }
+  if (Status st = flags.Require({"catalog", "queries", "qrels", "out"}); !st.ok()) return fail(st, 2);
   ranking::EmbeddingTrainingOptions options;
   auto dim = flags.GetInt("dim", 1, 4096);
   auto buckets = flags.GetInt("buckets", 1, 1ll << 30);

@@ -54,9 +54,7 @@ int RunTrainRanker(int argc, char** argv) {
     std::fprintf(stderr, "shelfwatch train ranker: %s\n", st.message().c_str());
     return code;
   };
-  for (const char* required : {"catalog", "queries", "qrels", "out"}) {
-    if (flags.Get(required).empty()) return fail(InvalidArgument(std::string("--") + required + " is required"), 2);
-  }
+  if (Status st = flags.Require({"catalog", "queries", "qrels", "out"}); !st.ok()) return fail(st, 2);
   ranking::RankerTrainingOptions options;
   auto candidates = flags.GetInt("candidates", 1, 10000);
   auto trees = flags.GetInt("trees", 1, 100000);

@@ -35,8 +35,9 @@ struct SearchPipeline::RankerCheck {
 SearchPipeline::SearchPipeline(models::ModelRepository* models, monitor::Registry* metrics, SearchPipelineOptions options)
     : models_(models), metrics_(metrics), options_(options) {
   if (metrics_) {
-    metrics_->AddCounter("shelfwatch_search_fallbacks_total",
-                         "Searches answered without a configured model, by catalog and reason.", {"catalog", "reason"});
+    fallbacks_ = &metrics_->AddCounter("shelfwatch_search_fallbacks_total",
+                                       "Searches answered without a configured model, by catalog and reason.",
+                                       {"catalog", "reason"});
   }
 }
 
@@ -169,12 +170,8 @@ std::shared_ptr<const SearchPipeline::RankerCheck> SearchPipeline::CheckRanker(
 }
 
 void SearchPipeline::CountFallback(const std::string& catalog, const std::string& reason) {
-  if (!metrics_) return;
   // Few distinct (catalog, reason) pairs: the family's own map is the cache.
-  metrics_->AddCounter("shelfwatch_search_fallbacks_total",
-                       "Searches answered without a configured model, by catalog and reason.", {"catalog", "reason"})
-      .WithLabels({catalog, reason})
-      .Inc();
+  if (fallbacks_) fallbacks_->WithLabels({catalog, reason}).Inc();
 }
 
 void SearchPipeline::Run(const CatalogSnapshot& snapshot, const SearchParams& params, bool explain, PipelineResult* out) {

@@ -45,6 +45,8 @@ class ModelVersion;
 namespace shelfwatch::monitor {
 class Registry;
 class Counter;
+template <typename T>
+class Family;
 }  // namespace shelfwatch::monitor
 
 namespace shelfwatch::pipeline {
@@ -115,6 +117,7 @@ class SearchPipeline {
 
   models::ModelRepository* models_;
   monitor::Registry* metrics_;
+  monitor::Family<monitor::Counter>* fallbacks_ = nullptr;  // in metrics_; null without it
   SearchPipelineOptions options_;
   std::mutex mu_;  // guards the caches below (taken briefly per request)
   std::vector<std::shared_ptr<CatalogState>> catalogs_;
