@@ -105,30 +105,10 @@ std::shared_ptr<const ranking::CandidateGenerator> SearchPipeline::GeneratorFor(
   return g;
 }
 
-namespace {
-
-// "" when `dir`/features.txt is absent or names our columns; else why not.
-std::string FeatureSetMismatch(const std::string& dir, const std::string& model) {
-  std::ifstream names_file(std::filesystem::path(dir) / "features.txt");
-  if (!names_file) return "";
-  std::vector<std::string> names;
-  for (std::string line; std::getline(names_file, line);) {
-    if (!line.empty()) names.push_back(line);
-  }
-  const auto ours = ranking::FeatureNames();
-  bool same = names.size() == ours.size();
-  for (size_t i = 0; same && i < names.size(); ++i) same = names[i] == ours[i];
-  if (same) return "";
-  return "ranker " + model + " was trained on another feature set (" + std::to_string(names.size()) +
-         " features, serving has " + std::to_string(ours.size()) + ")";
-}
-
-}  // namespace
-
 Status ValidateRankingFeatures(const models::ModelVersion& version) {
-  std::string why = FeatureSetMismatch(version.dir(), version.name() + ":" + std::to_string(version.version()));
-  if (why.empty()) return Status::Ok();
-  return FailedPrecondition(why);
+  const std::string path = (std::filesystem::path(version.dir()) / "features.txt").string();
+  if (!std::filesystem::exists(path)) return Status::Ok();  // not a ranking model
+  return ranking::CheckFeatureNames(path);
 }
 
 std::shared_ptr<const SearchPipeline::RankerCheck> SearchPipeline::CheckRanker(
@@ -145,11 +125,8 @@ std::shared_ptr<const SearchPipeline::RankerCheck> SearchPipeline::CheckRanker(
   const fs::path dir = ranker->dir();
   // features.txt must name exactly our columns: a model trained on another feature set would
   // read the wrong columns and rank silently badly.
-  const std::string label = ranker->name() + ":" + std::to_string(ranker->version());
-  if (!fs::exists(dir / "features.txt")) {
-    check->error = "ranker " + label + " has no features.txt";
-  } else {
-    check->error = FeatureSetMismatch(ranker->dir(), label);
+  if (Status st = ranking::CheckFeatureNames((dir / "features.txt").string()); !st.ok()) {
+    check->error = "ranker " + ranker->name() + ":" + std::to_string(ranker->version()) + ": " + st.message();
   }
   if (check->error.empty() && fs::exists(dir / "training.yaml")) {
     try {

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/status.h"
 #include "ranking/product_terms.h"
 #include "retrieval/index.h"
 
@@ -80,6 +81,10 @@ enum Feature : uint32_t {
 // The names of the columns, in order ("bm25", "bm25_ratio", ...): explanations and
 // features.txt.
 std::span<const std::string_view> FeatureNames();
+// Checks a model's features.txt (one name per line) against FeatureNames(): kNotFound when the
+// file is missing, kFailedPrecondition naming the first column that differs ("trained on
+// another feature set; retrain it"), so a model never reads the wrong columns.
+Status CheckFeatureNames(const std::string& path);
 
 inline constexpr uint32_t kNotRetrieved = UINT32_MAX;
 

@@ -34,27 +34,6 @@ Status CheckFeatureCount(BoosterHandle booster, const std::string& what) {
   return Status::Ok();
 }
 
-Status CheckFeatureNames(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return NotFound("missing " + path + " (the feature names the model was trained on)");
-  std::vector<std::string> names;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) names.push_back(line);
-  }
-  const auto expected = FeatureNames();
-  for (size_t i = 0; i < std::max(names.size(), expected.size()); ++i) {
-    const std::string_view have = i < names.size() ? std::string_view(names[i]) : "(none)";
-    const std::string_view want = i < expected.size() ? expected[i] : "(none)";
-    if (have != want) {
-      return FailedPrecondition(path + ": feature " + std::to_string(i) + " is '" + std::string(have) +
-                                "' but this build computes '" + std::string(want) +
-                                "': the model was trained on another feature set; retrain it");
-    }
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 std::vector<int64_t> ListVersions(const std::string& model_dir) {
