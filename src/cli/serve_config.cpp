@@ -47,6 +47,8 @@ Flags ServeFlags() {
           {"served-sample-rate", "R", "share of served requests kept in the on-disk log (attribution sees all)", "1"},
           {"served-retention", "DURATION", "keep served requests on disk this long", "30d"},
           {"served-max-bytes", "N", "size bound of the served-request log", "1073741824"},
+          {"served-features-sample-rate", "R",
+           "share of ranked searches whose ranker feature vectors the served log keeps (export training-data)", "0.1"},
           {"events-retention", "DURATION", "keep feedback events this long", "90d"},
           {"max-events-per-batch", "N", "largest POST /v1/events batch (413 above)", "1000"},
           {"history-interval", "DURATION", "metric history sampling period", "5s"},
@@ -64,6 +66,11 @@ Flags ServeFlags() {
            ""},
           {"drift-reference-rows", "N", "otherwise freeze the reference from the first N searches (0: off)", "10000"},
           {"drift-reference-window", "DURATION", "or from the first searches of this long (0: off)", "0"},
+          {"drift-full-rows-per-minute", "N",
+           "each request thread gives the drift monitors its first N searches a minute, then a sample", "5000"},
+          {"drift-sample-every", "N", "beyond those, one search in N at random (1: every search)", "8"},
+          {"ranker-drift-rows", "N",
+           "scored candidates of each drift-sampled search that go to the ranker's drift monitor (0: none)", "8"},
           {"models", "DIR", "model repository (<name>/<version>/config.yaml): KServe v2 at /v2, admin at /v1/admin/models", ""},
           {"model-poll-interval", "DURATION", "how often the model repository is scanned for new versions (0: never)", "5s"},
           {"rules", "FILE", "alert rules in Prometheus' rule file format (repeatable)", "", true},
@@ -160,7 +167,19 @@ bool BuildServeConfig(const Flags& flags, ServeConfig* c, std::vector<std::strin
   } else {
     mo.served_sample_rate = *rate;
   }
-  long long served_bytes = 0, history_bytes = 0, batch = 0, ref_rows = 0;
+  auto features_rate = flags.GetDouble("served-features-sample-rate");
+  if (!features_rate.ok() || *features_rate < 0 || *features_rate > 1) {
+    bad("served-features-sample-rate", "must be a number between 0 and 1");
+  } else {
+    mo.served_features_sample_rate = *features_rate;
+  }
+  long long served_bytes = 0, history_bytes = 0, batch = 0, ref_rows = 0, full_rows = 0, sample_every = 0,
+            ranker_rows = 0;
+  if (integer("drift-full-rows-per-minute", 0, 1LL << 40, &full_rows)) {
+    mo.drift_full_rows_per_minute = static_cast<uint64_t>(full_rows);
+  }
+  if (integer("drift-sample-every", 1, 1 << 20, &sample_every)) mo.drift_sample_every = static_cast<uint32_t>(sample_every);
+  if (integer("ranker-drift-rows", 0, 1000, &ranker_rows)) mo.ranker_drift_rows = static_cast<uint32_t>(ranker_rows);
   if (integer("served-max-bytes", 0, 1LL << 50, &served_bytes)) mo.served_max_bytes = static_cast<uint64_t>(served_bytes);
   if (integer("history-max-bytes", 1 << 20, 1LL << 40, &history_bytes)) mo.history_max_bytes = static_cast<size_t>(history_bytes);
   if (integer("max-events-per-batch", 1, 1000000, &batch)) mo.event_limits.max_events = static_cast<size_t>(batch);

@@ -2,8 +2,11 @@
 // TRAIN split of judged queries, with the serving feature code, and writes it as the next
 // version of a model repository directory (ranking/trainer.h).
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/catalog_argument.h"
 #include "cli/commands.h"
@@ -17,6 +20,46 @@
 #include "ranking/trainer.h"
 
 namespace shelfwatch::cli {
+namespace {
+
+// The lists of an `export training-data` JSONL file whose items carry ranker features; items
+// without (past the ranked window, or a request whose features were not sampled) are left out.
+Result<std::vector<ranking::FeedbackList>> ReadExport(const std::string& path, size_t* requests) {
+  std::ifstream in(path);
+  if (!in) return IoError("cannot read " + path);
+  std::vector<ranking::FeedbackList> lists;
+  std::string line;
+  size_t line_no = 0;
+  *requests = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    ++*requests;
+    try {
+      const nlohmann::json r = nlohmann::json::parse(line);
+      ranking::FeedbackList list;
+      list.request_id = r.value("request_id", "");
+      for (const auto& item : r.at("items")) {
+        if (!item.contains("features")) continue;
+        const auto& f = item.at("features");
+        if (f.size() != ranking::kNumFeatures) {
+          return InvalidArgument(path + ":" + std::to_string(line_no) + ": an item has " + std::to_string(f.size()) +
+                                 " features, the serving feature set has " + std::to_string(ranking::kNumFeatures));
+        }
+        for (const auto& v : f) list.features.push_back(v.is_null() ? std::nanf("") : v.get<float>());
+        // Graded like the export's labels: an impression alone is a non-click.
+        const std::string label = item.value("label", "none");
+        list.gains.push_back(label == "purchase" ? 3.0f : label == "add_to_cart" ? 2.0f : label == "click" ? 1.0f : 0.0f);
+      }
+      if (list.gains.size() >= 2) lists.push_back(std::move(list));
+    } catch (const nlohmann::json::exception& e) {
+      return InvalidArgument(path + ":" + std::to_string(line_no) + ": " + e.what());
+    }
+  }
+  return lists;
+}
+
+}  // namespace
 
 int RunTrainRanker(int argc, char** argv) {
   Flags flags("train ranker",
@@ -46,6 +89,9 @@ int RunTrainRanker(int argc, char** argv) {
                                                "come from the model that never saw it", ""},
                   {"cross-fit-models", "DIR", "model repository holding the --cross-fit models (default --models)", ""},
                   {"vector-candidates", "N", "vector (ANN) candidates per query with --embedding", "100"},
+                  {"from-export", "FILE", "learn from feedback instead of judgments: a JSONL file of `shelfwatch\n"
+                                          "export training-data` (the items' logged ranker features, graded\n"
+                                          "purchase 3 > add_to_cart 2 > click 1 > none 0); --queries/--qrels unused", ""},
                   {"prior", "none|judgments", "popularity feature: none (0) or how many TRAIN queries judged the\n"
                                                "product (leave-one-out in training; shipped as priors.csv)", "none"},
               });
@@ -54,7 +100,11 @@ int RunTrainRanker(int argc, char** argv) {
     std::fprintf(stderr, "shelfwatch train ranker: %s\n", st.message().c_str());
     return code;
   };
-  if (Status st = flags.Require({"catalog", "queries", "qrels", "out"}); !st.ok()) return fail(st, 2);
+  const bool from_export = !flags.Get("from-export").empty();
+  if (Status st = from_export ? flags.Require({"catalog", "out"}) : flags.Require({"catalog", "queries", "qrels", "out"});
+      !st.ok()) {
+    return fail(st, 2);
+  }
   ranking::RankerTrainingOptions options;
   auto candidates = flags.GetInt("candidates", 1, 10000);
   auto trees = flags.GetInt("trees", 1, 100000);
@@ -86,6 +136,33 @@ int RunTrainRanker(int argc, char** argv) {
   auto snap = LoadCatalogArgument(flags.Get("catalog"), "train");
   if (!snap.ok()) return fail(snap.status(), snap.status().code() == ErrorCode::kInvalidArgument ? 2 : 1);
   const retrieval::IndexOptions& index_options = (*snap)->index->options();
+
+  if (from_export) {
+    size_t requests = 0;
+    auto lists = ReadExport(flags.Get("from-export"), &requests);
+    if (!lists.ok()) return fail(lists.status(), lists.status().code() == ErrorCode::kInvalidArgument ? 2 : 1);
+    std::printf("export: %zu requests, %zu lists with ranker features\n", requests, lists->size());
+    auto trained = ranking::TrainRankerOnFeedback(*lists, options);
+    if (!trained.ok()) return fail(trained.status(), trained.status().code() == ErrorCode::kInvalidArgument ? 2 : 1);
+    // Served over the candidate lists this command is told (the ones the logged features came from).
+    trained->candidates = options.candidates;
+    trained->lexical_candidates = options.candidates;
+    if (!flags.Get("embedding").empty()) {
+      auto vector = flags.GetInt("vector-candidates", 1, 10000);
+      if (!vector.ok()) return fail(vector.status(), 2);
+      trained->vector_candidates = static_cast<uint32_t>(*vector);
+      trained->embedding_model = flags.Get("embedding");
+    }
+    trained->trained_on = "feedback export " + flags.Get("from-export");
+    auto dir = ranking::WriteRankerVersion(flags.Get("out"), *trained, index_options);
+    if (!dir.ok()) return fail(dir.status(), 1);
+    std::printf("wrote %s (%s, %d trees, depth %d, %zu lists, %zu rows, %.1f s)\n", dir->c_str(),
+                trained->objective.c_str(), trained->trees, trained->depth, trained->train_queries, trained->rows,
+                trained->seconds);
+    std::printf("version=%s validation_ndcg@10=%.4f validation_served_order_ndcg@10=%.4f\n", dir->c_str(),
+                trained->validation_ndcg, trained->validation_bm25_ndcg);
+    return 0;
+  }
 
   // TRAIN only: the reported split never shapes the model.
   auto queries = eval::LoadJudgedQueries(flags.Get("queries"), flags.Get("qrels"), eval::Split::kTrain);

@@ -156,6 +156,12 @@ void SearchPipeline::Run(const CatalogSnapshot& snapshot, const SearchParams& pa
   out->features.clear();
   out->contributions.clear();
   out->fallback.clear();
+  out->ranker_version.reset();
+  out->embedding_version.reset();
+  out->ranked_features = {};
+  out->ranked_scores = {};
+  out->page_rows.clear();
+  out->query_embedding = {};
   out->timings = {};
   out->model_versions = snapshot.model_versions;
 
@@ -212,8 +218,13 @@ void SearchPipeline::Run(const CatalogSnapshot& snapshot, const SearchParams& pa
   auto state = StateFor(snapshot);
   auto generator = GeneratorFor(*state, snapshot, embedding, cand_options);
   thread_local std::vector<ranking::Candidate> cands;
+  thread_local std::vector<float> query_vector;
   ranking::CandidateTimings ct;
-  generator->Generate(params.query, terms, &cands, &ct);
+  generator->Generate(params.query, terms, &cands, &ct, &query_vector);
+  if (embedding && !query_vector.empty()) {
+    out->embedding_version = embedding;
+    out->query_embedding = query_vector;
+  }
   out->timings.retrieve_ns = ct.retrieve_ns;
   out->timings.encode_ns = ct.encode_ns;
   out->timings.ann_ns = ct.ann_ns;
@@ -264,6 +275,9 @@ void SearchPipeline::Run(const CatalogSnapshot& snapshot, const SearchParams& pa
       } else {
         std::copy((*result)[0].fp32.begin(), (*result)[0].fp32.end(), scores.begin());
         ranked = true;
+        out->ranker_version = ranker;
+        out->ranked_features = std::span<const float>(features.data(), n * ranking::kNumFeatures);
+        out->ranked_scores = std::span<const float>(scores.data(), n);
         out->model_versions += " " + ranker->name() + ":" + std::to_string(ranker->version());
         out->stages += "+ranker";
       }
@@ -281,6 +295,7 @@ void SearchPipeline::Run(const CatalogSnapshot& snapshot, const SearchParams& pa
   for (size_t r = begin; r < std::min(end, n); ++r) {
     const ranking::Candidate& c = cands[order[r]];
     out->hits.push_back(PipelineHit{c.doc, scores[order[r]], c});
+    out->page_rows.push_back(order[r]);
   }
   if (end > n && ct.total_hits > 0) {
     SearchParams deeper = params;
@@ -293,6 +308,7 @@ void SearchPipeline::Run(const CatalogSnapshot& snapshot, const SearchParams& pa
       const bool shown = std::any_of(cands.begin(), cands.end(), [&](const ranking::Candidate& c) { return c.doc == h.doc; });
       if (shown) continue;
       if (rank >= begin) {
+        out->page_rows.push_back(PipelineResult::kNotRanked);
         PipelineHit hit;
         hit.doc = h.doc;
         hit.score = h.score;

@@ -81,6 +81,16 @@ struct PipelineResult {
   std::vector<float> features;
   std::vector<float> contributions;
   PipelineTimings timings;
+
+  // What the models saw and said, for monitoring (the spans point into this thread's buffers:
+  // valid until its next Run). Null / empty when the stage did not run.
+  std::shared_ptr<const models::ModelVersion> ranker_version;     // the ranker that ordered the page
+  std::shared_ptr<const models::ModelVersion> embedding_version;  // the encoder of the vector list
+  std::span<const float> ranked_features;  // every scored candidate: rows x kNumFeatures, row-major
+  std::span<const float> ranked_scores;    // the ranker's score of each of those rows
+  std::vector<uint32_t> page_rows;         // per page hit, its row there (kNotRanked: BM25 tail)
+  std::span<const float> query_embedding;  // the encoder's vector for the query
+  static constexpr uint32_t kNotRanked = UINT32_MAX;
 };
 
 // A model repository validator (RepositoryOptions::validate) for the pipeline's models: a

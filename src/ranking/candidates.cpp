@@ -28,9 +28,10 @@ CandidateGenerator::CandidateGenerator(std::shared_ptr<const retrieval::Inverted
 }
 
 void CandidateGenerator::Generate(std::string_view text, std::span<const std::string> terms, std::vector<Candidate>* out,
-                                  CandidateTimings* timings) const {
+                                  CandidateTimings* timings, std::vector<float>* query_embedding) const {
   CandidateTimings t;
   out->clear();
+  if (query_embedding) query_embedding->clear();
   int64_t t0 = MonotonicNanos();
   if (options_.lexical > 0) {
     thread_local retrieval::Query query;
@@ -51,6 +52,7 @@ void CandidateGenerator::Generate(std::string_view text, std::span<const std::st
   t.retrieve_ns = t1 - t0;
   if (model_ && options_.vector > 0) {
     const std::vector<float> q = model_->Encode(text);
+    if (query_embedding) query_embedding->assign(q.begin(), q.end());
     int64_t t2 = MonotonicNanos();
     t.encode_ns = t2 - t1;
     const std::vector<models::EmbeddingModel::Hit> hits = model_->Search(q, options_.vector);

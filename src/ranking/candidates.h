@@ -50,9 +50,10 @@ class CandidateGenerator {
                      std::shared_ptr<const models::ModelVersion> embedding, CandidateOptions options);
 
   // Candidates for a query, best fused score first. `terms`: the query analysed with the
-  // index's analyzer; `text`: the raw query for the embedding encoder.
+  // index's analyzer; `text`: the raw query for the embedding encoder. `query_embedding`
+  // (optional) receives the query's vector (cleared when no vector list ran).
   void Generate(std::string_view text, std::span<const std::string> terms, std::vector<Candidate>* out,
-                CandidateTimings* timings = nullptr) const;
+                CandidateTimings* timings = nullptr, std::vector<float>* query_embedding = nullptr) const;
 
   const CandidateOptions& options() const { return options_; }
   // What FeatureExtractor reports for an absent rank.

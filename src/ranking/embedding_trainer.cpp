@@ -15,6 +15,8 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "models/embedding_encoder.h"
+#include "ranking/model_drift.h"
 #include "ranking/reranker.h"
 #include "ranking/trainer.h"
 
@@ -549,6 +551,12 @@ Result<TrainedEmbedding> TrainEmbeddings(const catalog::Catalog& catalog, const 
   if (out.best_epoch != out.epochs.back().epoch) table = std::move(best_table);
   out.table = std::move(table);
   EncodeItems(item_features, out.table, dim, options.threads, &out.items);
+  // The drift reference: every given query as the served encoder embeds it.
+  out.reference_queries.resize(queries.size() * dim);
+  for (size_t i = 0; i < queries.size(); ++i) {
+    models::EncodeFeatures(spec, out.table, models::EncoderFeatures(spec, queries[i].text),
+                           std::span<float>(out.reference_queries.data() + i * dim, dim));
+  }
   out.seconds = static_cast<double>(MonotonicNanos() - t0) / 1e9;
   return out;
 }
@@ -616,11 +624,15 @@ Result<std::string> WriteEmbeddingVersion(const std::string& model_dir, const Tr
   auto bytes = [](const std::vector<float>& v) {
     return std::string_view(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
   };
-  return WriteNextVersion(model_dir, {{"config.yaml", config},
-                                      {"training.yaml", training},
-                                      {"items.txt", ids},
-                                      {"items.f32", bytes(model.items)},
-                                      {"encoder.f32", bytes(model.table)}});
+  std::vector<std::pair<std::string, std::string_view>> files = {{"config.yaml", config},
+                                                                  {"training.yaml", training},
+                                                                  {"items.txt", ids},
+                                                                  {"items.f32", bytes(model.items)},
+                                                                  {"encoder.f32", bytes(model.table)}};
+  const std::string reference =
+      EmbeddingDriftReference(model.reference_queries, static_cast<uint32_t>(model.encoder.dim));
+  if (!reference.empty()) files.emplace_back(std::string(kDriftReferenceFile), reference);
+  return WriteNextVersion(model_dir, files);
 }
 
 }  // namespace shelfwatch::ranking

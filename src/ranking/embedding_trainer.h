@@ -92,6 +92,9 @@ struct TrainedEmbedding {
   size_t train_pairs = 0;            // judged (query, product) pairs per epoch
   size_t self_pairs = 0;             // pseudo-query pairs per epoch
   double seconds = 0;
+  // The given queries (validation share included) encoded: the drift reference
+  // (model_drift.h), queries.size() x dim.
+  std::vector<float> reference_queries;
 };
 
 // The text an item is encoded from: its title, then its brand when there is one.
@@ -114,7 +117,8 @@ eval::RelevanceSummary EvaluateVectorRetrieval(const TrainedEmbedding& model, co
 
 // Writes `model` as the next version under `model_dir` (created if missing): config.yaml (kind
 // embedding, model_config.h format), items.f32, items.txt, encoder.f32 and training.yaml
-// (options, per-epoch figures, validation), into a hidden directory renamed into place.
+// (options, per-epoch figures, validation) and drift_reference.bin (model_drift.h), into a
+// hidden directory renamed into place.
 // kInvalidArgument when an item id cannot be written one per line. Returns the version directory.
 Result<std::string> WriteEmbeddingVersion(const std::string& model_dir, const TrainedEmbedding& model);
 

@@ -4,6 +4,7 @@
 #include <xgboost/c_api.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <numeric>
 
 #include "common/clock.h"
+#include "ranking/model_drift.h"
 #include "ranking/reranker.h"
 #include "ranking/xgboost_error.h"
 
@@ -182,6 +184,109 @@ double ValidationNdcg(const Dataset& ds, const catalog::Catalog& catalog, const 
   return n ? sum / static_cast<double>(n) : 0.0;
 }
 
+// Chooses the objective and tree count on the validation groups (by `validation_ndcg` of
+// scores in dataset order, or of the groups' own order for null), fits the final model on
+// every group and keeps the drift reference rows. Fills out's model fields.
+Status FitAndChoose(const Dataset& ds, const RankerTrainingOptions& options,
+                    const std::function<double(const std::vector<float>*, size_t*)>& validation_ndcg,
+                    const char* baseline, TrainedRanker& out) {
+  auto log = [&](const std::string& text) {
+    if (options.log) options.log(text);
+  };
+  char line[256];
+  out.objective = options.objectives.front();
+  out.trees = options.trees;
+
+  if (options.validation_share > 0) {
+    MatrixOwner fit;
+    size_t fit_groups = 0;
+    SW_RETURN_IF_ERROR(MakeMatrix(ds, [](const Dataset::Group& g) { return !g.validation; }, &fit, &fit_groups));
+    // The validation rows in dataset order, scored in one call per checkpoint.
+    std::vector<float> scores(ds.y.size(), 0.0f);
+    out.validation_bm25_ndcg = validation_ndcg(nullptr, &out.validation_queries);
+    std::snprintf(line, sizeof line, "validation: %zu queries (%.0f%% of the given ones by id hash), %s NDCG@10 %.4f",
+                  out.validation_queries, options.validation_share * 100, baseline, out.validation_bm25_ndcg);
+    log(line);
+    double best = -1;
+    for (const std::string& objective : options.objectives) {
+      BoosterOwner booster;
+      Status at_status = Status::Ok();
+      const int64_t t1 = MonotonicNanos();
+      SW_RETURN_IF_ERROR(Fit(fit.h, objective, options, &booster, [&](int trees) {
+        auto model = Reranker::FromJson(SaveJson(booster.h));
+        if (!model.ok()) {
+          at_status = model.status();
+          return;
+        }
+        std::vector<float> group_scores;
+        for (const auto& g : ds.groups) {
+          if (!g.validation || g.size == 0) continue;
+          Status st = (*model)->Score(std::span<const float>(ds.x.data() + g.begin * kNumFeatures, g.size * kNumFeatures),
+                                      &group_scores, trees);
+          if (!st.ok()) {
+            at_status = st;
+            return;
+          }
+          std::copy(group_scores.begin(), group_scores.end(), scores.begin() + static_cast<std::ptrdiff_t>(g.begin));
+        }
+        const double ndcg = validation_ndcg(&scores, nullptr);
+        std::snprintf(line, sizeof line, "  %-13s trees %4d  validation NDCG@10 %.4f", objective.c_str(), trees, ndcg);
+        log(line);
+        if (ndcg > best) {
+          best = ndcg;
+          out.objective = objective;
+          out.trees = trees;
+          out.validation_ndcg = ndcg;
+          out.reference_scores.clear();
+          for (const auto& g : ds.groups) {
+            if (!g.validation) continue;
+            out.reference_scores.insert(out.reference_scores.end(), scores.begin() + static_cast<std::ptrdiff_t>(g.begin),
+                                        scores.begin() + static_cast<std::ptrdiff_t>(g.begin + g.size));
+          }
+        }
+      }));
+      SW_RETURN_IF_ERROR(at_status);
+      std::snprintf(line, sizeof line, "  %s: %zu queries fitted in %.1f s", objective.c_str(), fit_groups,
+                    static_cast<double>(MonotonicNanos() - t1) / 1e9);
+      log(line);
+    }
+    std::snprintf(line, sizeof line, "chosen: %s with %d trees (validation NDCG@10 %.4f vs %s %.4f)",
+                  out.objective.c_str(), out.trees, out.validation_ndcg, baseline, out.validation_bm25_ndcg);
+    log(line);
+  }
+
+  // The final fit on every given query with the chosen settings.
+  MatrixOwner all;
+  SW_RETURN_IF_ERROR(MakeMatrix(ds, [](const Dataset::Group&) { return true; }, &all, &out.train_queries));
+  RankerTrainingOptions final_options = options;
+  final_options.trees = out.trees;
+  BoosterOwner booster;
+  const int64_t t2 = MonotonicNanos();
+  SW_RETURN_IF_ERROR(Fit(all.h, out.objective, final_options, &booster, nullptr));
+  out.model_json = SaveJson(booster.h);
+  if (out.model_json.empty()) return Internal("xgboost save: " + XgboostError());
+  out.rows = ds.y.size();
+  if (options.validation_share > 0) {
+    for (const auto& g : ds.groups) {
+      if (!g.validation) continue;
+      out.reference_features.insert(out.reference_features.end(),
+                                    ds.x.begin() + static_cast<std::ptrdiff_t>(g.begin * kNumFeatures),
+                                    ds.x.begin() + static_cast<std::ptrdiff_t>((g.begin + g.size) * kNumFeatures));
+    }
+  } else if (auto model = Reranker::FromJson(out.model_json); model.ok()) {
+    out.reference_features = ds.x;
+    SW_RETURN_IF_ERROR((*model)->Score(ds.x, &out.reference_scores));
+  }
+  if (out.reference_scores.size() * kNumFeatures != out.reference_features.size()) {
+    out.reference_features.clear();
+    out.reference_scores.clear();
+  }
+  std::snprintf(line, sizeof line, "final fit: %s, %d trees on %zu lists in %.1f s", out.objective.c_str(), out.trees,
+                out.train_queries, static_cast<double>(MonotonicNanos() - t2) / 1e9);
+  log(line);
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool InValidation(int64_t query_id, double share) {
@@ -265,72 +370,12 @@ Result<TrainedRanker> TrainRanker(std::shared_ptr<const retrieval::InvertedIndex
       out.embedding_model = e->name() + ":" + std::to_string(e->version());
     }
   }
-  out.objective = options.objectives.front();
-  out.trees = options.trees;
-
-  if (options.validation_share > 0) {
-    MatrixOwner fit;
-    size_t fit_groups = 0;
-    SW_RETURN_IF_ERROR(MakeMatrix(ds, [](const Dataset::Group& g) { return !g.validation; }, &fit, &fit_groups));
-    // The validation rows in dataset order, scored in one call per checkpoint.
-    std::vector<float> scores(ds.y.size(), 0.0f);
-    out.validation_bm25_ndcg = ValidationNdcg(ds, catalog, queries, nullptr, &out.validation_queries);
-    std::snprintf(line, sizeof line, "validation: %zu queries (%.0f%% of the given ones by id hash), BM25 NDCG@10 %.4f",
-                  out.validation_queries, options.validation_share * 100, out.validation_bm25_ndcg);
-    log(line);
-    double best = -1;
-    for (const std::string& objective : options.objectives) {
-      BoosterOwner booster;
-      Status at_status = Status::Ok();
-      const int64_t t1 = MonotonicNanos();
-      SW_RETURN_IF_ERROR(Fit(fit.h, objective, options, &booster, [&](int trees) {
-        auto model = Reranker::FromJson(SaveJson(booster.h));
-        if (!model.ok()) {
-          at_status = model.status();
-          return;
-        }
-        std::vector<float> group_scores;
-        for (const auto& g : ds.groups) {
-          if (!g.validation || g.size == 0) continue;
-          Status st = (*model)->Score(std::span<const float>(ds.x.data() + g.begin * kNumFeatures, g.size * kNumFeatures),
-                                      &group_scores, trees);
-          if (!st.ok()) {
-            at_status = st;
-            return;
-          }
-          std::copy(group_scores.begin(), group_scores.end(), scores.begin() + static_cast<std::ptrdiff_t>(g.begin));
-        }
-        const double ndcg = ValidationNdcg(ds, catalog, queries, &scores, nullptr);
-        std::snprintf(line, sizeof line, "  %-13s trees %4d  validation NDCG@10 %.4f", objective.c_str(), trees, ndcg);
-        log(line);
-        if (ndcg > best) {
-          best = ndcg;
-          out.objective = objective;
-          out.trees = trees;
-          out.validation_ndcg = ndcg;
-        }
-      }));
-      SW_RETURN_IF_ERROR(at_status);
-      std::snprintf(line, sizeof line, "  %s: %zu queries fitted in %.1f s", objective.c_str(), fit_groups,
-                    static_cast<double>(MonotonicNanos() - t1) / 1e9);
-      log(line);
-    }
-    std::snprintf(line, sizeof line, "chosen: %s with %d trees (validation NDCG@10 %.4f vs BM25 %.4f)",
-                  out.objective.c_str(), out.trees, out.validation_ndcg, out.validation_bm25_ndcg);
-    log(line);
-  }
-
-  // The final fit on every given query with the chosen settings.
-  MatrixOwner all;
-  SW_RETURN_IF_ERROR(MakeMatrix(ds, [](const Dataset::Group&) { return true; }, &all, &out.train_queries));
-  RankerTrainingOptions final_options = options;
-  final_options.trees = out.trees;
-  BoosterOwner booster;
-  const int64_t t2 = MonotonicNanos();
-  SW_RETURN_IF_ERROR(Fit(all.h, out.objective, final_options, &booster, nullptr));
-  out.model_json = SaveJson(booster.h);
-  if (out.model_json.empty()) return Internal("xgboost save: " + XgboostError());
-  out.rows = ds.y.size();
+  SW_RETURN_IF_ERROR(FitAndChoose(
+      ds, options,
+      [&](const std::vector<float>* scores, size_t* measured) {
+        return ValidationNdcg(ds, catalog, queries, scores, measured);
+      },
+      "BM25", out));
   if (options.judgment_prior) {
     std::vector<uint32_t> counts(catalog.size(), 0);
     for (const auto& q : queries) {
@@ -343,9 +388,95 @@ Result<TrainedRanker> TrainRanker(std::shared_ptr<const retrieval::InvertedIndex
     }
   }
   out.seconds = static_cast<double>(MonotonicNanos() - t0) / 1e9;
-  std::snprintf(line, sizeof line, "final fit: %s, %d trees on %zu queries in %.1f s", out.objective.c_str(), out.trees,
-                out.train_queries, static_cast<double>(MonotonicNanos() - t2) / 1e9);
-  log(line);
+  return out;
+}
+
+namespace {
+
+// FNV-1a 64 (Fowler, Noll, Vo): a hash of the request id that is the same on every build.
+int64_t StableHash(std::string_view text) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (char c : text) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return static_cast<int64_t>(h >> 1);
+}
+
+// Mean NDCG@10 (gains 2^g - 1, log2 discounts; Jarvelin & Kekalainen 2002) over the
+// validation groups with a positive gain, each ordered by `scores` (null: served order).
+double FeedbackNdcg(const Dataset& ds, const std::vector<float>* scores, size_t* measured) {
+  double sum = 0;
+  size_t n = 0;
+  std::vector<uint32_t> order;
+  std::vector<float> ideal;
+  for (const auto& g : ds.groups) {
+    if (!g.validation || !g.positive) continue;
+    order.resize(g.size);
+    std::iota(order.begin(), order.end(), 0u);
+    if (scores) {
+      std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+        return (*scores)[g.begin + a] > (*scores)[g.begin + b];
+      });
+    }
+    ideal.assign(ds.y.begin() + static_cast<std::ptrdiff_t>(g.begin),
+                 ds.y.begin() + static_cast<std::ptrdiff_t>(g.begin + g.size));
+    std::sort(ideal.begin(), ideal.end(), std::greater<>());
+    double dcg = 0, idcg = 0;
+    for (size_t i = 0; i < std::min<size_t>(10, g.size); ++i) {
+      const double discount = std::log2(static_cast<double>(i) + 2.0);
+      dcg += (std::exp2(ds.y[g.begin + order[i]]) - 1.0) / discount;
+      idcg += (std::exp2(ideal[i]) - 1.0) / discount;
+    }
+    sum += idcg > 0 ? dcg / idcg : 0;
+    ++n;
+  }
+  if (measured) *measured = n;
+  return n ? sum / static_cast<double>(n) : 0.0;
+}
+
+}  // namespace
+
+Result<TrainedRanker> TrainRankerOnFeedback(const std::vector<FeedbackList>& lists, const RankerTrainingOptions& options) {
+  if (options.trees < 1 || options.depth < 1 || options.depth > 16 || !(options.eta > 0) || options.eta > 1 ||
+      options.objectives.empty() || options.checkpoint < 1 || options.validation_share < 0 ||
+      options.validation_share >= 1) {
+    return InvalidArgument(
+        "train ranker needs trees >= 1, 1 <= depth <= 16, 0 < eta <= 1, an objective and 0 <= validation share < 1");
+  }
+  const int64_t t0 = MonotonicNanos();
+  Dataset ds;
+  for (size_t i = 0; i < lists.size(); ++i) {
+    const FeedbackList& l = lists[i];
+    if (l.features.size() != l.gains.size() * kNumFeatures) {
+      return InvalidArgument("list " + l.request_id + ": " + std::to_string(l.features.size()) + " feature values for " +
+                             std::to_string(l.gains.size()) + " items (want " + std::to_string(kNumFeatures) +
+                             " per item)");
+    }
+    Dataset::Group g;
+    g.query = i;
+    g.begin = ds.y.size();
+    g.size = l.gains.size();
+    g.validation = options.validation_share > 0 && InValidation(StableHash(l.request_id), options.validation_share);
+    g.positive = std::any_of(l.gains.begin(), l.gains.end(), [](float v) { return v > 0; });
+    ds.x.insert(ds.x.end(), l.features.begin(), l.features.end());
+    ds.y.insert(ds.y.end(), l.gains.begin(), l.gains.end());
+    ds.groups.push_back(g);
+  }
+  if (std::none_of(ds.groups.begin(), ds.groups.end(), [](const Dataset::Group& g) { return g.positive && !g.validation; })) {
+    return InvalidArgument("no list to learn from: none outside the validation share has a click, add to cart or purchase");
+  }
+  if (options.log) {
+    options.log("feedback: " + std::to_string(lists.size()) + " lists, " + std::to_string(ds.y.size()) + " rows x " +
+                std::to_string(kNumFeatures) + " features");
+  }
+  TrainedRanker out;
+  out.depth = options.depth;
+  out.eta = options.eta;
+  SW_RETURN_IF_ERROR(FitAndChoose(
+      ds, options, [&](const std::vector<float>* scores, size_t* measured) { return FeedbackNdcg(ds, scores, measured); },
+      "served order", out));
+  out.seconds = static_cast<double>(MonotonicNanos() - t0) / 1e9;
   return out;
 }
 
@@ -362,16 +493,17 @@ Result<std::string> WriteRankerVersion(const std::string& model_dir, const Train
       "xgboost: {nthread: 1}\n";
   std::string names;
   for (std::string_view n : FeatureNames()) names.append(n).push_back('\n');
-  char buf[1024];
+  char buf[4096];
   std::string fields;
   for (const auto& fs_ : index_options.fields) fields += (fields.empty() ? "" : ", ") + fs_.name;
   std::snprintf(buf, sizeof buf,
-                "objective: %s\ntrees: %d\ndepth: %d\neta: %g\ncandidates: %u\n"
+                "trained_on: \"%s\"\nobjective: %s\ntrees: %d\ndepth: %d\neta: %g\ncandidates: %u\n"
                 "lexical_candidates: %u\nvector_candidates: %u\nembedding_model: \"%s\"\n"
                 "bm25: {k1: %g, b: %g}\nfields: [%s]\nanalyzer: \"%s\"\n"
                 "validation_ndcg_at_10: %.4f\nvalidation_bm25_ndcg_at_10: %.4f\n"
                 "validation_queries: %zu\ntrain_queries: %zu\nrows: %zu\nseconds: %.1f\n",
-                ranker.objective.c_str(), ranker.trees, ranker.depth, ranker.eta, ranker.candidates,
+                ranker.trained_on.c_str(), ranker.objective.c_str(), ranker.trees, ranker.depth, ranker.eta,
+                ranker.candidates,
                 ranker.lexical_candidates, ranker.vector_candidates, ranker.embedding_model.c_str(),
                 static_cast<double>(index_options.bm25.k1), static_cast<double>(index_options.bm25.b), fields.c_str(),
                 index_options.analyzer.Fingerprint().c_str(), ranker.validation_ndcg, ranker.validation_bm25_ndcg,
@@ -397,6 +529,8 @@ Result<std::string> WriteRankerVersion(const std::string& model_dir, const Train
   std::vector<std::pair<std::string, std::string_view>> files = {
       {"model.json", ranker.model_json}, {"config.yaml", config}, {"features.txt", names}, {"training.yaml", training}};
   if (!csv.empty()) files.emplace_back("priors.csv", csv);
+  const std::string reference = RankerDriftReference(ranker.reference_features, ranker.reference_scores);
+  if (!reference.empty()) files.emplace_back(std::string(kDriftReferenceFile), reference);
   return WriteNextVersion(model_dir, files);
 }
 

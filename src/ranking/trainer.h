@@ -60,6 +60,7 @@ struct RankerTrainingOptions {
 };
 
 struct TrainedRanker {
+  std::string trained_on = "judged queries";  // or where the feedback came from
   std::string model_json;   // XGBoost JSON model
   std::string objective;
   int trees = 0;
@@ -72,12 +73,18 @@ struct TrainedRanker {
   uint32_t vector_candidates = 0;
   std::string embedding_model;
   double validation_ndcg = 0;       // NDCG@10 of the re-ranked candidates (validation queries)
-  double validation_bm25_ndcg = 0;  // NDCG@10 of BM25 on the same queries
+  double validation_bm25_ndcg = 0;  // NDCG@10 of BM25 on the same queries (of the served order
+                                    // for feedback lists)
   size_t train_queries = 0;         // queries with a positive candidate used for fitting
   size_t validation_queries = 0;    // queries with a positive gain that were measured
   size_t rows = 0;
   double seconds = 0;
   std::vector<std::pair<std::string, float>> priors;  // product id -> prior (judgment_prior)
+  // The drift reference (model_drift.h): the validation queries' candidate rows
+  // (rows x kNumFeatures) and their scores by the chosen model fitted without those queries;
+  // without validation, every row scored by the final model.
+  std::vector<float> reference_features;
+  std::vector<float> reference_scores;
 };
 
 // Whether a query belongs to the validation share (a hash of its id).
@@ -100,6 +107,24 @@ Result<TrainedRanker> TrainRanker(std::shared_ptr<const retrieval::InvertedIndex
 // priors.csv (product_id,prior), written to a hidden
 // directory first and renamed into place, so a repository poller never sees half a version.
 // Returns the version directory.
+// One request's list from `shelfwatch export training-data`: the ranker features the served
+// log kept for the items it returned (rank order) and the feedback each received.
+struct FeedbackList {
+  std::string request_id;
+  std::vector<float> features;  // items x kNumFeatures, row-major
+  std::vector<float> gains;     // per item: 0 no event or only an impression, 1 click,
+                                // 2 add to cart, 3 purchase
+};
+
+// Learning from feedback instead of judgments: the same LambdaMART fitting, validation (a
+// stable hash of the request id picks validation_share of the lists; NDCG@10 with gains
+// 2^g - 1 against the order the lists were served in) and drift reference as TrainRanker.
+// Lists without a positive gain are dropped. The candidate settings of `out` (which lists the
+// model re-ranks when served) are the caller's to set. Errors: kInvalidArgument for bad
+// options, rows that are not kNumFeatures wide, or no list with a positive gain.
+Result<TrainedRanker> TrainRankerOnFeedback(const std::vector<FeedbackList>& lists, const RankerTrainingOptions& options);
+
+// Writes drift_reference.bin (model_drift.h) beside the model when the ranker has reference rows.
 Result<std::string> WriteRankerVersion(const std::string& model_dir, const TrainedRanker& ranker,
                                        const retrieval::IndexOptions& index_options);
 

@@ -598,8 +598,21 @@ void Api::Search(std::string_view catalog, const HttpRequest& request, HttpRespo
       if (!path.empty()) o.top_category = path.back();
     }
     o.total_hits = out.total_hits;
+    if (out.ranker_version) {
+      o.ranker = {out.ranker_version->name(), out.ranker_version->version(), out.ranker_version->dir()};
+      o.ranked_features = out.ranked_features;
+      o.ranked_scores = out.ranked_scores;
+      o.page_rows = out.page_rows;
+    }
+    if (out.embedding_version) {
+      o.embedding = {out.embedding_version->name(), out.embedding_version->version(), out.embedding_version->dir()};
+      o.query_embedding = out.query_embedding;
+    }
     monitoring_->RecordSearch(std::move(o));
   }
+  // This thread's result buffer must not keep a retired model version loaded.
+  out.ranker_version.reset();
+  out.embedding_version.reset();
 }
 
 }  // namespace shelfwatch::server

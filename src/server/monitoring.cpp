@@ -1,14 +1,18 @@
 #include "server/monitoring.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "pipeline/lexical_search.h"
+#include "ranking/features.h"
+#include "ranking/model_drift.h"
 
 namespace shelfwatch::server {
 
@@ -54,6 +58,21 @@ size_t SearchRow(size_t query_chars, size_t terms, uint64_t total_hits, std::spa
 
 std::string_view TopCategory(const catalog::Product& p) {
   return p.category_path.empty() ? std::string_view() : std::string_view(p.category_path.back());
+}
+
+// A per-thread xorshift64 stream (Marsaglia 2003): sampling decisions share no state.
+uint64_t ThreadRandom() {
+  thread_local uint64_t x = 0x9E3779B97F4A7C15ull ^ reinterpret_cast<uintptr_t>(&x);
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return x;
+}
+
+bool Sampled(double rate) {
+  if (rate >= 1) return true;
+  if (rate <= 0) return false;
+  return static_cast<double>(ThreadRandom() >> 11) * 0x1.0p-53 < rate;
 }
 
 // Model names contain '/', which a file name cannot.
@@ -126,6 +145,13 @@ Result<std::pair<std::string, DriftReferenceQueries>> ParseDriftReferenceSpec(st
   return std::make_pair(std::move(name), std::move(ref));
 }
 
+struct Monitoring::ModelMonitor {
+  std::string name;  // the repository's model name
+  int64_t version = 0;
+  std::unique_ptr<drift::DriftMonitor> monitor;
+  bool saved = false;  // its reference is on disk (the version's own, or written to the data dir)
+};
+
 struct Monitoring::CatalogMonitors {
   std::string name;
   bool with_category = false;
@@ -162,6 +188,11 @@ Result<std::unique_ptr<Monitoring>> Monitoring::Open(MonitoringOptions options, 
     return InvalidArgument("drift window and bucket must be positive, the bucket no longer than the window");
   }
   if (options.history_interval_ms < 100) return InvalidArgument("the history interval must be at least 100ms");
+  if (!(options.served_features_sample_rate >= 0 && options.served_features_sample_rate <= 1)) {
+    return InvalidArgument("the served-request feature sample rate must be between 0 and 1");
+  }
+  if (options.ranker_drift_rows > 1000) return InvalidArgument("at most 1000 ranker drift rows per search");
+  if (options.drift_sample_every == 0) return InvalidArgument("the drift sample period must be at least 1");
   std::unique_ptr<Monitoring> m(new Monitoring(std::move(options), registry));
   const MonitoringOptions& o = m->options_;
   const std::string& dir = o.data_dir;
@@ -310,28 +341,37 @@ std::string Monitoring::ReferencePath(const std::string& model) const {
 
 void Monitoring::SaveReferences(bool only_unsaved) {
   if (options_.data_dir.empty()) return;
+  ForEachMonitor([&](drift::DriftMonitor& m, bool* saved) {
+    if (only_unsaved && *saved) return;
+    std::string bytes = m.SerializeReference();
+    if (bytes.empty()) return;
+    std::string path = ReferencePath(m.model());
+    std::string tmp = path + ".tmp";
+    {
+      std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+      f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      if (!f) {
+        log::Warn("cannot write drift reference", {{"path", tmp}});
+        return;
+      }
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (!ec) *saved = true;
+  });
+}
+
+void Monitoring::ForEachMonitor(const std::function<void(drift::DriftMonitor&, bool* saved)>& f) {
   size_t n = catalog_count_.load(std::memory_order_acquire);
   for (size_t i = 0; i < n; ++i) {
-    CatalogMonitors& cm = *catalogs_[i];
-    for (auto [m, saved] : cm.Monitors()) {
-      if (only_unsaved && *saved) continue;
-      std::string bytes = m->SerializeReference();
-      if (bytes.empty()) continue;
-      std::string path = ReferencePath(m->model());
-      std::string tmp = path + ".tmp";
-      {
-        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-        if (!f) {
-          log::Warn("cannot write drift reference", {{"path", tmp}});
-          continue;
-        }
-      }
-      std::error_code ec;
-      std::filesystem::rename(tmp, path, ec);
-      if (!ec) *saved = true;
-    }
+    for (auto [m, saved] : catalogs_[i]->Monitors()) f(*m, saved);
   }
+  std::vector<std::shared_ptr<ModelMonitor>> models;
+  {
+    std::shared_lock lock(models_mu_);
+    models = model_monitors_;
+  }
+  for (const auto& mm : models) f(*mm->monitor, &mm->saved);
 }
 
 Monitoring::CatalogMonitors* Monitoring::MonitorsFor(std::string_view catalog) const {
@@ -437,12 +477,35 @@ void Monitoring::RecordSearch(SearchObservation&& o) {
 
   const int64_t now_ms = UnixMillis();
   CatalogMonitors* cm = MonitorsFor(o.catalog);
-  if (cm && DriftSampled(now_ms)) {
-    drift::FeatureValue row[kTopCategory + 1];
-    size_t n = SearchRow(o.query.size(), o.terms.size(), o.total_hits, o.scores, o.top_category, cm->with_category, row);
-    double now = static_cast<double>(now_ms) / 1000.0;
-    cm->search->Record(std::span<const drift::FeatureValue>(row, n), now);
-    for (const auto& t : o.terms) cm->terms->Record({drift::FeatureValue::Category(t)}, now);
+  if (DriftSampled(now_ms)) {
+    const double now = static_cast<double>(now_ms) / 1000.0;
+    if (cm) {
+      drift::FeatureValue row[kTopCategory + 1];
+      size_t n = SearchRow(o.query.size(), o.terms.size(), o.total_hits, o.scores, o.top_category, cm->with_category, row);
+      cm->search->Record(std::span<const drift::FeatureValue>(row, n), now);
+      for (const auto& t : o.terms) cm->terms->Record({drift::FeatureValue::Category(t)}, now);
+    }
+    RecordModels(o, now);
+  }
+
+  // The ranker's feature vectors of the returned items, for a sample of the searches.
+  thread_local std::vector<std::vector<float>> item_features;
+  std::span<const std::vector<float>> features;
+  constexpr size_t kWidth = ranking::kNumFeatures;
+  const size_t scored = o.ranked_scores.size();
+  if (scored > 0 && o.ranked_features.size() == scored * kWidth && o.page_rows.size() == o.item_ids.size() &&
+      Sampled(options_.served_features_sample_rate)) {
+    item_features.resize(o.page_rows.size());
+    for (size_t i = 0; i < o.page_rows.size(); ++i) {
+      const uint32_t r = o.page_rows[i];
+      if (r < scored) {
+        item_features[i].assign(o.ranked_features.begin() + static_cast<std::ptrdiff_t>(r * kWidth),
+                                o.ranked_features.begin() + static_cast<std::ptrdiff_t>((r + 1) * kWidth));
+      } else {
+        item_features[i].clear();  // past the ranked window: the ranker never saw it
+      }
+    }
+    features = item_features;
   }
 
   // The log copies what it keeps: nothing is allocated for it here.
@@ -455,6 +518,7 @@ void Monitoring::RecordSearch(SearchObservation&& o) {
                    .model_versions = o.model_versions,
                    .item_ids = o.item_ids,
                    .scores = o.scores,
+                   .features = features,
                    .total_hits = o.total_hits});
 }
 
@@ -486,11 +550,103 @@ bool Monitoring::DriftSampled(int64_t now_ms) {
 
 std::vector<drift::DriftReport> Monitoring::DriftReports(bool evaluate) {
   std::vector<drift::DriftReport> out;
-  size_t n = catalog_count_.load(std::memory_order_acquire);
-  for (size_t i = 0; i < n; ++i) {
-    for (auto [m, saved] : catalogs_[i]->Monitors()) out.push_back(evaluate ? m->Evaluate() : m->LastReport());
-  }
+  ForEachMonitor([&](drift::DriftMonitor& m, bool*) { out.push_back(evaluate ? m.Evaluate() : m.LastReport()); });
   return out;
+}
+
+std::shared_ptr<Monitoring::ModelMonitor> Monitoring::ModelMonitorFor(const SearchObservation::ModelUse& use,
+                                                                      uint32_t vector_dim) {
+  {
+    std::shared_lock lock(models_mu_);
+    for (const auto& mm : model_monitors_) {
+      if (mm->version == use.version && mm->name == use.name) return mm;
+    }
+  }
+  // First sight of this version (once per deploy): create its monitor and find its reference.
+  std::unique_lock lock(models_mu_);
+  for (const auto& mm : model_monitors_) {
+    if (mm->version == use.version && mm->name == use.name) return mm;
+  }
+  auto mm = std::make_shared<ModelMonitor>();
+  mm->name = std::string(use.name);
+  mm->version = use.version;
+  const std::string model = mm->name + ":" + std::to_string(use.version);
+  const bool ranker = vector_dim == 0;
+  drift::DriftMonitorOptions dopt;
+  dopt.window_seconds = options_.drift_window_s;
+  // Coarser buckets than the catalogs' monitors: a ranker profile holds 39 sketches, and a
+  // version's window needs no finer time resolution than a twelfth of it.
+  dopt.bucket_seconds = std::max(options_.drift_bucket_s, options_.drift_window_s / 12);
+  dopt.retention_seconds = std::max({options_.drift_retention_s, options_.drift_window_s, dopt.bucket_seconds});
+  dopt.auto_reference.first_rows = options_.drift_reference_rows * (ranker ? std::max(1u, options_.ranker_drift_rows) : 1);
+  dopt.auto_reference.first_seconds = options_.drift_reference_seconds;
+  auto monitor = drift::DriftMonitor::Create(
+      model,
+      WithThresholds(ranker ? ranking::RankerDriftFeatures() : ranking::EmbeddingDriftFeatures(vector_dim),
+                     options_.drift_thresholds),
+      dopt, registry_);
+  if (!monitor.ok()) {
+    log::Warn("no drift monitor for a model version", {{"model", model}, {"error", monitor.status().message()}});
+    return nullptr;
+  }
+  mm->monitor = std::move(monitor).value();
+  // The version's own reference (its training data), else one kept from an earlier run, else
+  // the automatic one.
+  std::vector<std::string> candidates;
+  if (!use.dir.empty()) candidates.push_back(std::string(use.dir) + "/" + std::string(ranking::kDriftReferenceFile));
+  if (std::string saved = ReferencePath(model); !saved.empty()) candidates.push_back(std::move(saved));
+  for (const std::string& path : candidates) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) continue;
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream bytes;
+    bytes << f.rdbuf();
+    if (Status st = mm->monitor->LoadReference(bytes.str()); !st.ok()) {
+      log::Warn("drift reference not loaded", {{"path", path}, {"error", st.message()}});
+      continue;
+    }
+    mm->saved = true;
+    log::Info("drift reference loaded", {{"model", model}, {"path", path}});
+    break;
+  }
+  // Keep the newest kVersionsPerModel versions of each model.
+  size_t same = 0;
+  for (const auto& other : model_monitors_) same += other->name == mm->name;
+  if (same >= kVersionsPerModel) {
+    for (auto it = model_monitors_.begin(); it != model_monitors_.end(); ++it) {
+      if ((*it)->name == mm->name) {
+        model_monitors_.erase(it);
+        break;
+      }
+    }
+  }
+  model_monitors_.push_back(mm);
+  return mm;
+}
+
+void Monitoring::RecordModels(const SearchObservation& o, double now) {
+  constexpr size_t kWidth = ranking::kNumFeatures;
+  const size_t n = o.ranked_scores.size();
+  if (!o.ranker.name.empty() && n > 0 && o.ranked_features.size() == n * kWidth && options_.ranker_drift_rows > 0) {
+    if (auto mm = ModelMonitorFor(o.ranker, 0)) {
+      // A systematic sample with a random start: every scored candidate is equally likely,
+      // as every row of the reference is.
+      const size_t take = std::min<size_t>(n, options_.ranker_drift_rows);
+      const size_t start = ThreadRandom() % n;
+      drift::FeatureValue row[kWidth + 1];
+      for (size_t i = 0; i < take; ++i) {
+        const size_t r = (start + i * n / take) % n;
+        for (size_t f = 0; f < kWidth; ++f) row[f] = drift::FeatureValue::Number(o.ranked_features[r * kWidth + f]);
+        row[kWidth] = drift::FeatureValue::Number(o.ranked_scores[r]);
+        mm->monitor->Record(std::span<const drift::FeatureValue>(row, kWidth + 1), now);
+      }
+    }
+  }
+  if (!o.embedding.name.empty() && !o.query_embedding.empty()) {
+    if (auto mm = ModelMonitorFor(o.embedding, static_cast<uint32_t>(o.query_embedding.size()))) {
+      mm->monitor->Record({drift::FeatureValue::Vector(o.query_embedding)}, now);
+    }
+  }
 }
 
 void Monitoring::RecordRecommend(RecommendObservation&& o) {
@@ -534,25 +690,20 @@ void Monitoring::RecordRecommend(RecommendObservation&& o) {
 }
 
 Status Monitoring::SetReferenceFromWindow(std::string_view model, double start, double end) {
-  size_t n = catalog_count_.load(std::memory_order_acquire);
-  for (size_t i = 0; i < n; ++i) {
-    for (auto [m, saved] : catalogs_[i]->Monitors()) {
-      if (m->model() != model) continue;
-      Status st = m->SetReferenceFromWindow(start, end);
-      if (st.ok()) *saved = false;  // the evaluator writes the new one
-      return st;
-    }
-  }
+  std::optional<Status> result;
+  ForEachMonitor([&](drift::DriftMonitor& m, bool* saved) {
+    if (result || m.model() != model) return;
+    result = m.SetReferenceFromWindow(start, end);
+    if (result->ok()) *saved = false;  // the evaluator writes the new one
+  });
+  if (result) return *result;
   return NotFound("no drift monitor '" + std::string(model) + "'");
 }
 
 void Monitoring::SetDriftThresholds(const drift::DriftThresholds& thresholds) {
   std::lock_guard<std::mutex> lock(mu_);
   options_.drift_thresholds = thresholds;  // monitors created later start with them
-  size_t n = catalog_count_.load(std::memory_order_acquire);
-  for (size_t i = 0; i < n; ++i) {
-    for (auto [m, saved] : catalogs_[i]->Monitors()) m->SetThresholds(thresholds);
-  }
+  ForEachMonitor([&](drift::DriftMonitor& m, bool*) { m.SetThresholds(thresholds); });
 }
 
 void Monitoring::CountIngestFailure(std::string_view reason, uint64_t events) {

@@ -11,6 +11,12 @@
 //     the reference comes from a queries file run through the catalog (its training queries),
 //     or is frozen from the first N searches or first H seconds, and is kept in the data dir
 //     so that a restart compares against the same reference;
+//   - drift monitors per model version the search pipeline uses ("homedepot-ranker:3": every
+//     ranker input feature and its score over a sample of the scored candidates;
+//     "homedepot-embedding:2": the query embedding), created when a version first serves,
+//     compared with the reference the training command wrote into the version
+//     (ranking/model_drift.h), else one kept in the data dir, else frozen from live traffic;
+//     the two newest versions of each model are kept;
 //   - the embedded metric history (monitor/history/metric_history.h) that the dashboard and
 //     the alert evaluator query, snapshotted into the data dir.
 // Without a data dir nothing is written to disk: the served-request log keeps its in-memory
@@ -29,10 +35,12 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <thread>
@@ -94,6 +102,12 @@ struct MonitoringOptions {
   // the rows and cuts drift's share of the CPU from ~4% to ~0.6%.
   uint64_t drift_full_rows_per_minute = 5000;
   uint32_t drift_sample_every = 8;
+  // Of each drift-sampled search the ranker ordered, this many of its scored candidates
+  // (systematic sample, random start) go to the ranker version's drift monitor.
+  uint32_t ranker_drift_rows = 8;
+  // Share of searches whose ranker feature vectors (per returned item) the served log keeps,
+  // for export training-data; about 1.5 KB a search of 10 results.
+  double served_features_sample_rate = 0.1;
   uint64_t drift_reference_rows = 10000;  // auto reference from the first N searches (0: off)
   double drift_reference_seconds = 0;     // or from the first H seconds (0: off)
   std::map<std::string, DriftReferenceQueries> drift_references;  // by catalog
@@ -113,6 +127,19 @@ struct SearchObservation {
   std::vector<float> scores;           // same length
   std::string_view top_category;       // category of the first result; empty: none
   uint64_t total_hits = 0;
+
+  // The models behind the answer (pipeline::PipelineResult), for their drift monitors and the
+  // served log's feature vectors. An empty name: the stage did not run.
+  struct ModelUse {
+    std::string_view name;
+    int64_t version = 0;
+    std::string_view dir;  // the version directory (its drift_reference.bin is the reference)
+  };
+  ModelUse ranker, embedding;
+  std::span<const float> ranked_features;  // scored candidates x ranking::kNumFeatures
+  std::span<const float> ranked_scores;    // one per scored candidate
+  std::span<const uint32_t> page_rows;     // per returned item its row there, or UINT32_MAX
+  std::span<const float> query_embedding;
 };
 
 // What the recommend route hands over after answering.
@@ -185,6 +212,13 @@ class Monitoring {
   struct CatalogMonitors;
   Monitoring(MonitoringOptions options, monitor::Registry* registry);
   CatalogMonitors* MonitorsFor(std::string_view catalog) const;
+  struct ModelMonitor;
+  // The drift monitor of a model version, created on first use (null when it cannot be).
+  std::shared_ptr<ModelMonitor> ModelMonitorFor(const SearchObservation::ModelUse& use, uint32_t vector_dim);
+  void RecordModels(const SearchObservation& o, double now);
+  // Calls f for every drift monitor with its "reference saved" flag, catalogs' then models'
+  // (a model monitor evicted meanwhile stays alive until f returns).
+  void ForEachMonitor(const std::function<void(monitor::drift::DriftMonitor&, bool* saved)>& f);
   bool DriftSampled(int64_t now_ms);
   std::string ReferencePath(const std::string& model) const;
   void SaveReferences(bool only_unsaved);
@@ -206,6 +240,12 @@ class Monitoring {
   std::atomic<size_t> catalog_count_{0};
   std::atomic<bool> ready_{false};
   static constexpr size_t kMaxCatalogs = 256;
+
+  // Model-version monitors, oldest first; looked up under a shared lock (drift-sampled
+  // searches only), created and evicted under the exclusive one.
+  mutable std::shared_mutex models_mu_;
+  std::vector<std::shared_ptr<ModelMonitor>> model_monitors_;
+  static constexpr size_t kVersionsPerModel = 2;
 
   std::mutex evaluate_mu_;
   std::condition_variable evaluate_cv_;

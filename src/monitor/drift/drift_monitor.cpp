@@ -168,20 +168,21 @@ DriftMonitor::DriftMonitor(std::string model, FeatureList features, DriftMonitor
     status_family_ = &registry_->AddGauge("shelfwatch_drift_status",
                                           "Drift status of the feature at the last evaluation: 0 ok, 1 warn, 2 alert.",
                                           {"model", "feature"});
-    auto& quality = registry_->AddCounter(
+    quality_family_ = &registry_->AddCounter(
         "shelfwatch_data_quality_violations_total",
         "Recorded values that were missing, NaN, outside the reference range, or of a category the reference never saw.",
         {"model", "feature", "kind"});
     for (const FeatureSpec& f : *features_) {
       std::array<Counter*, 4> row{};
-      for (size_t k = 0; k < kQualityKinds.size(); ++k) row[k] = &quality.WithLabels({model_, f.name, kQualityKinds[k]});
+      for (size_t k = 0; k < kQualityKinds.size(); ++k) {
+        row[k] = &quality_family_->WithLabels({model_, f.name, kQualityKinds[k]});
+      }
       quality_counters_.push_back(row);
     }
-    dropped_counter_ = &registry_
-                            ->AddCounter("shelfwatch_drift_dropped_rows_total",
-                                         "Rows a drift monitor could not use: wrong length, bad timestamp, too old.",
-                                         {"model"})
-                            .WithLabels({model_});
+    dropped_family_ = &registry_->AddCounter("shelfwatch_drift_dropped_rows_total",
+                                             "Rows a drift monitor could not use: wrong length, bad timestamp, too old.",
+                                             {"model"});
+    dropped_counter_ = &dropped_family_->WithLabels({model_});
   }
   worker_ = std::thread([this] { Work(); });
 }
@@ -193,6 +194,15 @@ DriftMonitor::~DriftMonitor() {
   }
   queue_cv_.notify_all();
   worker_.join();
+  if (registry_ == nullptr) return;
+  // A monitor that is gone (e.g. of a model version no longer served) leaves no stale series.
+  for (const FeatureSpec& f : *features_) {
+    detected_family_->Remove({model_, f.name});
+    status_family_->Remove({model_, f.name});
+    for (DriftMethod m : kAllMethods) score_family_->Remove({model_, f.name, std::string(DriftMethodName(m))});
+    for (std::string_view kind : kQualityKinds) quality_family_->Remove({model_, f.name, std::string(kind)});
+  }
+  dropped_family_->Remove({model_});
 }
 
 int DriftMonitor::FeatureIndex(std::string_view name) const {
@@ -538,10 +548,22 @@ Status DriftMonitor::LoadReference(std::string_view bytes) {
   }
   auto profile = Profile::Deserialize(profile_bytes, features_);
   if (!profile.ok()) return profile.status();
-  auto ref = std::make_shared<const Reference>(std::move(*profile), "bytes", start, end, kNoBucket);
+  auto ref = std::make_shared<const Reference>(std::move(*profile), std::string(source.empty() ? "bytes" : source), start,
+                                               end, kNoBucket);
   std::lock_guard<std::mutex> lock(store_mu_);
   InstallLocked(std::move(ref));
   return Status::Ok();
+}
+
+std::string SerializeReferenceProfile(const Profile& profile, std::string_view source) {
+  std::string out;
+  ByteWriter w(&out);
+  w.U32(kReferenceMagic);
+  w.Bytes(source);
+  w.F64(std::numeric_limits<double>::quiet_NaN());  // not a time range of recorded traffic
+  w.F64(std::numeric_limits<double>::quiet_NaN());
+  w.Bytes(profile.Serialize());
+  return out;
 }
 
 DriftReport DriftMonitor::Evaluate() { return Evaluate(UnixSeconds()); }

@@ -137,6 +137,11 @@ class ReferenceBuilder {
   Profile profile_;
 };
 
+// A reference profile as the bytes DriftMonitor::LoadReference reads, for references made
+// outside a monitor (a training command writes one next to the model version it trains).
+// `source` says where it came from ("training data"); reports show it as reference_source.
+std::string SerializeReferenceProfile(const Profile& profile, std::string_view source);
+
 class DriftMonitor {
  public:
   // kInvalidArgument for bad features (ValidateFeatures), an empty model name, or options that
@@ -181,7 +186,8 @@ class DriftMonitor {
   bool has_reference() const;
   // The reference as bytes to keep next to the model version; empty when there is none.
   std::string SerializeReference() const;
-  // (d) kDataLoss for damaged bytes, kInvalidArgument for a reference of other features.
+  // (d) kDataLoss for damaged bytes, kInvalidArgument for a reference of other features. The
+  // report's reference_source is the one stored in the bytes.
   Status LoadReference(std::string_view bytes);
 
   // Sketches every buffered row, then compares the current window ending at `now` with the
@@ -261,6 +267,8 @@ class DriftMonitor {
   Family<Gauge>* score_family_ = nullptr;
   Family<Gauge>* detected_family_ = nullptr;
   Family<Gauge>* status_family_ = nullptr;
+  Family<Counter>* quality_family_ = nullptr;
+  Family<Counter>* dropped_family_ = nullptr;
   Counter* dropped_counter_ = nullptr;
   std::vector<std::array<Counter*, 4>> quality_counters_;  // per feature: missing, nan, out_of_range, unseen
 };

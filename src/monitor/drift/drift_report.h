@@ -87,7 +87,8 @@ struct DriftReport {
   double window_start = 0;
   double window_end = 0;
   bool has_reference = false;
-  // "rows" | "window" | "first_rows" | "first_seconds" | "bytes" | "" (none yet)
+  // "rows" | "window" | "first_rows" | "first_seconds" | "bytes", or the source stored in loaded
+  // bytes (e.g. "training data": ranking/model_drift.h) | "" (none yet)
   std::string reference_source;
   double reference_start = kNaN;  // Unix seconds, for references taken from recorded data
   double reference_end = kNaN;

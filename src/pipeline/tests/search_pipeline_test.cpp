@@ -10,8 +10,10 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <csignal>
 #include <random>
 #include <set>
+#include <sstream>
 
 #include "models/embedding_encoder.h"
 #include "models/model_repository.h"
@@ -307,6 +309,99 @@ TEST_F(SearchPipelineTest, TheServerAnswersWithModelVersionsStageTimingsAndExpla
         << stage;
   }
   EXPECT_NE(metrics.find("model=\"synthetic-ranker\",version=\"1\""), std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_F(SearchPipelineTest, TheServerMonitorsEachModelVersionAgainstItsTrainingReference) {
+  // train ranker's drift_reference.bin is in the version: searches are compared with it.
+  ASSERT_TRUE(fs::exists(*root_ + "/synthetic-ranker/1/drift_reference.bin"));
+  const std::string dir = testing::MakeTempDir("pipeline-monitoring");
+  {
+    std::ofstream csv(dir + "/products.csv");
+    csv << "product_id,title\n";
+    for (uint32_t d = 0; d < task_->catalog.size(); ++d) csv << IdOf(d) << "," << task_->catalog.product(d).title << "\n";
+  }
+  testing::TestServer server({"--catalog", "synthetic=" + dir + "/products.csv", "--models", *root_, "--data-dir",
+                              dir + "/data", "--drift-interval", "0", "--drift-reference-rows", "20",
+                              "--served-features-sample-rate", "1"});
+  ASSERT_TRUE(server.WaitReady()) << server.Log();
+  // Users click the short title (BM25's favourite, which the served ranker puts below the
+  // relevant product): feedback that disagrees with the model, for the ranker trained from it.
+  std::string events = "[";
+  for (size_t i = 0; i < task_->queries.size(); ++i) {
+    std::string q = task_->queries[i].text;
+    std::replace(q.begin(), q.end(), ' ', '+');
+    const auto reply = testing::Get(server.port(), "/v1/catalogs/synthetic/search?k=5&q=" + q);
+    ASSERT_EQ(reply.status, 200);
+    const size_t at = reply.body.find("\"request_id\":\"");
+    ASSERT_NE(at, std::string::npos);
+    const std::string id = reply.body.substr(at + 14, reply.body.find('"', at + 14) - at - 14);
+    const std::string n = std::to_string(i);
+    events += std::string(i ? "," : "") + "{\"type\":\"click\",\"user_id\":\"u" + n + "\",\"request_id\":\"" + id +
+              "\",\"item_id\":\"short" + n + "\"}";
+  }
+  events += "]";
+  testing::HttpClient client(server.port());
+  const auto posted = client.Request("POST", "/v1/events", events, {"Content-Type: application/json"});
+  ASSERT_EQ(posted.status, 200) << posted.body.substr(0, 500);
+  const auto ranker = testing::Get(server.port(), "/v1/monitor/drift?evaluate=true&model=synthetic-ranker:1");
+  ASSERT_EQ(ranker.status, 200);
+  EXPECT_NE(ranker.body.find("\"source\":\"training data\""), std::string::npos) << ranker.body.substr(0, 400);
+  for (std::string_view feature : ranking::FeatureNames()) {
+    EXPECT_NE(ranker.body.find("\"name\":\"" + std::string(feature) + "\""), std::string::npos) << feature;
+  }
+  EXPECT_NE(ranker.body.find("\"name\":\"score\""), std::string::npos);
+  // The hand-made embedding ships no reference: it freezes one from its first 20 queries.
+  const auto embedding = testing::Get(server.port(), "/v1/monitor/drift?evaluate=true&model=synthetic-embedding:1");
+  EXPECT_NE(embedding.body.find("\"name\":\"query_embedding\""), std::string::npos) << embedding.body.substr(0, 400);
+  EXPECT_NE(embedding.body.find("\"source\":\"first_rows\""), std::string::npos);
+  const auto metrics = testing::Get(server.port(), "/metrics").body;
+  EXPECT_NE(metrics.find("shelfwatch_drift_status{model=\"synthetic-ranker:1\",feature=\"score\"}"), std::string::npos);
+  ASSERT_EQ(server.Stop(SIGTERM), 0);
+  // The served log kept each returned item's ranker features: export training-data has them.
+  const std::string out = dir + "/export.jsonl";
+  std::string ignored;
+  ASSERT_EQ(testing::RunCommand({SHELFWATCH_BINARY, "export", "training-data", "--data-dir", dir + "/data", "--out", out},
+                                &ignored),
+            0);
+  std::ifstream in(out);
+  std::string first;
+  ASSERT_TRUE(std::getline(in, first));
+  EXPECT_NE(first.find("\"features\":[" ), std::string::npos) << first.substr(0, 300);
+  EXPECT_NE(first.find("\"label\":\"click\""), std::string::npos) << first.substr(0, 300);
+
+  // train ranker --from-export learns from those clicks: served over the same candidate lists,
+  // the new version puts the clicked product first.
+  const std::string feedback_root = dir + "/feedback-models";
+  fs::create_directories(feedback_root);
+  fs::copy(*root_ + "/synthetic-embedding", feedback_root + "/synthetic-embedding", fs::copy_options::recursive);
+  std::string printed;
+  ASSERT_EQ(testing::RunCommand({SHELFWATCH_BINARY, "train", "ranker", "--from-export", out, "--catalog",
+                                 "synthetic=" + dir + "/products.csv", "--out", feedback_root + "/synthetic-ranker",
+                                 "--embedding", "synthetic-embedding", "--candidates", "10", "--vector-candidates", "10",
+                                 "--trees", "30", "--depth", "3", "--threads", "1", "--validation", "0"},
+                                &printed),
+            0)
+      << printed;
+  EXPECT_NE(printed.find("lists with ranker features"), std::string::npos) << printed;
+  std::ifstream training(feedback_root + "/synthetic-ranker/1/training.yaml");
+  std::stringstream yaml;
+  yaml << training.rdbuf();
+  EXPECT_NE(yaml.str().find("trained_on: \"feedback export"), std::string::npos) << yaml.str();
+  models::RepositoryOptions ro;
+  ro.root = feedback_root;
+  ro.validate = ValidateRankingFeatures;
+  models::ModelRepository feedback_repo(ro);
+  ASSERT_TRUE(feedback_repo.Start().ok());
+  ASSERT_TRUE(feedback_repo.Get("synthetic-ranker").ok());
+  SearchPipeline learned(&feedback_repo, nullptr);
+  size_t clicked_first = 0;
+  for (size_t i = 0; i < task_->queries.size(); ++i) {
+    const auto r = Search(learned, Snapshot(true, true), task_->queries[i].text, 3);
+    EXPECT_EQ(r.stages, "bm25+vector+rrf+ranker");
+    if (!r.hits.empty() && IdOf(r.hits[0].doc) == "short" + std::to_string(i)) ++clicked_first;
+  }
+  EXPECT_GE(static_cast<double>(clicked_first) / static_cast<double>(task_->queries.size()), 0.9) << clicked_first;
   fs::remove_all(dir);
 }
 

@@ -421,7 +421,7 @@ TEST(DriftMonitorTest, ReferenceSurvivesSerializationAndRefusesOtherModels) {
   RecordRows(*m, a, 1000, kT0, 600, s);
   RecordRows(*restored, b, 1000, kT0, 600, s);
   const DriftReport original = m->Evaluate(kT0 + 600), loaded = restored->Evaluate(kT0 + 600);
-  EXPECT_EQ(loaded.reference_source, "bytes");
+  EXPECT_EQ(loaded.reference_source, original.reference_source);  // "rows": where it came from is kept
   EXPECT_EQ(loaded.reference_rows, 5000u);
   for (size_t f = 0; f < original.features.size(); ++f) {
     ASSERT_EQ(loaded.features[f].methods.size(), original.features[f].methods.size());
