@@ -7,6 +7,9 @@
 #   2. feedback ingest through POST /v1/events in batches of 500 (durable before answered)
 #   3. /recommend on the Taobao events at concurrency 1 and 8
 # usage: bench/monitoring.sh [BUILD_DIR] [DATA_DIR]
+# MODELS=DIR runs part 1 over the full search pipeline (BM25 + vectors + ranker from that model
+# repository, e.g. ./models from `make models`), so the per-version model drift monitors and the
+# served log's feature vectors are part of "on"; ONLY_OVERHEAD=1 stops after part 1.
 set -euo pipefail
 BUILD=${1:-build}
 DATA=${2:-../shared/data}
@@ -46,8 +49,8 @@ echo; echo "== 1. monitoring overhead on search (concurrency 16, $ROUNDS interle
 # ON_ARGS adds flags to the monitored server (e.g. ON_ARGS="--served-sample-rate 0.1").
 start on --catalog "homedepot=$HD/products.csv,k1=0.2,b=0.85" --data-dir "$WORK/on" --history-interval 1s \
   --drift-reference "homedepot=$HD/queries.csv,split=train" --drift-interval 10s --rules deploy/prometheus/rules/shelfwatch.yml \
-  ${ON_ARGS:-}
-start off --catalog "homedepot=$HD/products.csv,k1=0.2,b=0.85" --no-monitoring
+  ${MODELS:+--models "$MODELS"} ${ON_ARGS:-}
+start off --catalog "homedepot=$HD/products.csv,k1=0.2,b=0.85" --no-monitoring ${MODELS:+--models "$MODELS"}
 ON=(); OFF=(); ON_CPU=(); OFF_CPU=()
 for r in $(seq "$ROUNDS"); do
   read -r tp cpu <<< "$(throughput "$PORT_off" "$PID_off")"; OFF+=("$tp"); OFF_CPU+=("$cpu")

@@ -14,7 +14,9 @@
 // Objective: XGBoost "rank:pairwise" by default (Burges 2010, "From RankNet to LambdaRank to
 // LambdaMART: An Overview"): on the Taobao sample it generalised better across days than
 // "rank:ndcg", whose per-group normalisation gives the rare users with one relevant item as
-// much weight as heavy users.
+// much weight as heavy users. The reranker (reranker.h) trains these trees with XGBoost's
+// "binary:logistic" instead, which cross-validated better still; Predict then returns the
+// margin plus the constant base_score, which keeps the order.
 //
 // Thread-safety: a trained or loaded model is immutable; Predict and PredictWithXgboost are
 // safe from any number of threads (the latter is XGBoost's in-place prediction, thread-safe

@@ -279,8 +279,10 @@ Result<RerankTrainingSet> BuildRerankTrainingSet(const InteractionLog& log, cons
   int64_t end = log.MaxTimestamp() + 1;
   FeatureBuilder builder;
   std::vector<RerankCandidate> candidates;
+  set.window_seconds = params.window_seconds;
+  int64_t step = params.window_step_seconds > 0 ? params.window_step_seconds : params.window_seconds;
   for (uint32_t w = 0; w < params.windows; ++w) {
-    int64_t cutoff = end - static_cast<int64_t>(w + 1) * params.window_seconds;
+    int64_t cutoff = end - params.window_seconds - static_cast<int64_t>(w) * step;
     InteractionLog before = log.Before(cutoff);
     if (before.events.empty()) break;
     auto cases = BuildCases(log, cutoff, Protocol::kMain, cutoff + params.window_seconds);
@@ -421,6 +423,39 @@ void RerankerModel::Rank(const ScoringContext& context, const RerankSourceLists&
   }
 }
 
+size_t RerankTrainingSet::FirstWindowBefore(size_t v) const {
+  size_t first = v + 1;
+  while (first < windows.size() && windows[first].cutoff + window_seconds > windows[v].cutoff) ++first;
+  return first;
+}
+
+Result<RerankCrossValidation> CrossValidateReranker(const InteractionLog& log, const RerankTrainingSet& set,
+                                                    const RerankerParams& params, size_t folds) {
+  // Validation windows a whole window apart; overlapping windows lie between them.
+  std::vector<size_t> validation;
+  for (size_t w = 0; w < set.windows.size() && validation.size() < folds && set.window_seconds > 0; ++w) {
+    if ((set.windows[0].cutoff - set.windows[w].cutoff) % set.window_seconds == 0) validation.push_back(w);
+  }
+  if (folds == 0 || validation.size() < folds || set.FirstWindowBefore(validation.back()) >= set.windows.size()) {
+    return FailedPrecondition("reranker cross-validation: too few label windows for " + std::to_string(folds) + " folds");
+  }
+  RerankCrossValidation cv;
+  double n = static_cast<double>(folds);
+  for (size_t v : validation) {
+    auto model = RerankerModel::Train(log, set, params, set.FirstWindowBefore(v));
+    if (!model.ok()) return model.status();
+    auto score = (*model)->Validate(set.windows[v]);
+    if (!score.ok()) return score.status();
+    cv.folds.push_back(*score);
+    cv.mean.recall += score->recall / n;
+    cv.mean.ndcg10 += score->ndcg10 / n;
+    cv.mean.recency_recall += score->recency_recall / n;
+    cv.mean.recency_ndcg10 += score->recency_ndcg10 / n;
+    cv.mean.users += score->users;
+  }
+  return cv;
+}
+
 std::vector<ItemStat> RerankerModel::StatsFor(const Vocabulary& target) const {
   std::vector<ItemStat> out(target.size());
   for (uint32_t i = 0; i < items_.size(); ++i) {
@@ -438,6 +473,7 @@ std::vector<std::pair<std::string, double>> RerankerModel::Params() const {
           {"subsample", params_.trees.subsample},
           {"window_seconds", static_cast<double>(params_.window_seconds)},
           {"windows", params_.windows},
+          {"window_step_seconds", static_cast<double>(params_.window_step_seconds)},
           {"history_candidates", params_.history_candidates},
           {"source_candidates", params_.source_candidates},
           {"max_context_events", params_.max_context_events},
@@ -459,6 +495,7 @@ Status RerankerModel::Save(const std::string& dir) const {
   w.PutString(p.trees.objective);
   w.Put(p.window_seconds);
   w.Put(p.windows);
+  w.Put(p.window_step_seconds);
   w.Put(p.history_candidates);
   w.Put(p.source_candidates);
   w.Put(p.max_context_events);
@@ -490,6 +527,7 @@ Result<std::unique_ptr<RerankerModel>> RerankerModel::Load(const std::string& di
   SW_RETURN_IF_ERROR(r->GetString(&p.trees.objective));
   SW_RETURN_IF_ERROR(r->Get(&p.window_seconds));
   SW_RETURN_IF_ERROR(r->Get(&p.windows));
+  SW_RETURN_IF_ERROR(r->Get(&p.window_step_seconds));
   SW_RETURN_IF_ERROR(r->Get(&p.history_candidates));
   SW_RETURN_IF_ERROR(r->Get(&p.source_candidates));
   SW_RETURN_IF_ERROR(r->Get(&p.max_context_events));

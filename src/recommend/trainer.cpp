@@ -100,13 +100,8 @@ Result<TuningReport> TuneBlend(const InteractionLog& log, const TrainOptions& op
   return report;
 }
 
-namespace {
-
-// Trains the reranker on label windows of `log`; first without the latest window, to check on
-// it that the reranker beats `baseline_recall` (the tuned blend's, or the recency score's when
-// the blend was not tuned), then on every window.
-void TrainReranker(const InteractionLog& log, const TrainOptions& options, double baseline_recall, TrainedModels* out) {
-  SourceTrainer sources = [&options](const InteractionLog& before) {
+SourceTrainer RerankSourceTrainer(const TrainOptions& options) {
+  return [options](const InteractionLog& before) {
     OwnedSources o;
     if (options.reranker_sources[0]) {
       std::shared_ptr<const CandidateModel> m = CoVisitationModel::Train(before, options.covisit);
@@ -128,16 +123,31 @@ void TrainReranker(const InteractionLog& log, const TrainOptions& options, doubl
     }
     return o;
   };
-  auto set = BuildRerankTrainingSet(log, options.reranker, sources);
+}
+
+Result<RerankCrossValidation> CrossValidateReranker(const InteractionLog& log, const TrainOptions& options, size_t folds) {
+  auto set = BuildRerankTrainingSet(log, options.reranker, RerankSourceTrainer(options));
+  if (!set.ok()) return set.status();
+  return CrossValidateReranker(log, *set, options.reranker, folds);
+}
+
+namespace {
+
+// Trains the reranker on label windows of `log`; first without the latest window (and the
+// windows overlapping it), to check on it that the reranker beats `baseline_recall` (the tuned
+// blend's, or the recency score's when the blend was not tuned), then on every window.
+void TrainReranker(const InteractionLog& log, const TrainOptions& options, double baseline_recall, TrainedModels* out) {
+  auto set = BuildRerankTrainingSet(log, options.reranker, RerankSourceTrainer(options));
   if (!set.ok()) {
     out->reranker_note = set.status().message();
     return;
   }
-  if (set->windows.size() < 2) {
-    out->reranker_note = "reranker: one label window only, nothing left to validate on";
+  size_t before_latest = set->FirstWindowBefore(0);
+  if (before_latest >= set->windows.size()) {
+    out->reranker_note = "reranker: no label window ends before the latest one, nothing left to validate on";
     return;
   }
-  auto holdout = RerankerModel::Train(log, *set, options.reranker, 1);
+  auto holdout = RerankerModel::Train(log, *set, options.reranker, before_latest);
   if (!holdout.ok()) {
     out->reranker_note = holdout.status().message();
     return;

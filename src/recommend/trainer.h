@@ -10,7 +10,7 @@
 // The learned reranker (reranker.h) is trained the same way, on label windows carved from the
 // end of the log, and kept only when it beats the tuned blend on the latest one.
 // Cost: Taobao (74k events): covisit ~0.5 s, sknn ~0.1 s, ease ~1 s, tuning ~2-4 s, reranker
-// ~4 s.
+// ~7 s.
 #pragma once
 
 #include <memory>
@@ -62,6 +62,14 @@ struct TrainedModels {
 // and rerank train the components too, to tune or rank on them; both also train the reranker
 // when options.train_reranker). kInvalidArgument for other names.
 Result<TrainedModels> TrainModels(const InteractionLog& log, const TrainOptions& options, std::string_view which);
+
+// The reranker's candidate models (those options.reranker_sources names), trained on the
+// events before a label window.
+SourceTrainer RerankSourceTrainer(const TrainOptions& options);
+// Builds the reranker's label windows of `log` and cross-validates options.reranker on them
+// (reranker.h): the TRAIN-only figure settings are chosen by.
+Result<RerankCrossValidation> CrossValidateReranker(const InteractionLog& log, const TrainOptions& options,
+                                                    size_t folds = 3);
 
 struct TuningReport {
   BlendConfig best;

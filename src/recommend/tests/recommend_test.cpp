@@ -318,7 +318,7 @@ TEST(Reranker, LearnsARevisitPatternThatRecencyMisses) {
   ASSERT_EQ(set->windows.size(), 5u);
   EXPECT_EQ(set->windows[0].truth.size(), 40u);  // every user comes back in the last window
   // Trained without the latest window, scored on it.
-  auto holdout = RerankerModel::Train(log, *set, params, 1);
+  auto holdout = RerankerModel::Train(log, *set, params, set->FirstWindowBefore(0));
   ASSERT_TRUE(holdout.ok()) << holdout.status().ToString();
   auto v = (*holdout)->Validate(set->windows[0]);
   ASSERT_TRUE(v.ok());
@@ -337,6 +337,41 @@ TEST(Reranker, LearnsARevisitPatternThatRecencyMisses) {
   EXPECT_EQ(out[0].source, Source::kHistory);
   EXPECT_FLOAT_EQ(out[0].score, 1.0f);
   EXPECT_LT(out[1].score, 1.0f);
+}
+
+// Label windows step back 12 h, so neighbours overlap: a held-out window must be scored by a
+// model that never saw its labels, and cross-validation must find the revisit pattern on
+// every fold while the recency score finds none.
+TEST(Reranker, CrossValidationNeverTrainsOnTheLabelsItScores) {
+  auto log = Parse(FavouriteCategoryRevisits(40, 8));
+  RerankerParams params;
+  params.windows = 8;  // four days of 12 h steps
+  auto set = BuildRerankTrainingSet(log, params, nullptr);
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  ASSERT_EQ(set->windows.size(), 8u);
+  for (size_t v = 0; v < set->windows.size(); ++v) {
+    size_t first = set->FirstWindowBefore(v);
+    ASSERT_GT(first, v);
+    for (size_t w = first; w < set->windows.size(); ++w) {
+      EXPECT_LE(set->windows[w].cutoff + params.window_seconds, set->windows[v].cutoff);
+    }
+    // ... and no window between them was left out that did end in time.
+    if (first > v + 1) {
+      EXPECT_GT(set->windows[first - 1].cutoff + params.window_seconds, set->windows[v].cutoff);
+    }
+  }
+  EXPECT_EQ(set->FirstWindowBefore(0), 2u);
+  auto cv = CrossValidateReranker(log, *set, params, 3);
+  ASSERT_TRUE(cv.ok()) << cv.status().ToString();
+  ASSERT_EQ(cv->folds.size(), 3u);
+  for (const auto& fold : cv->folds) {
+    EXPECT_EQ(fold.users, 40u);
+    EXPECT_NEAR(fold.recall, 0.05, 1e-9);  // the favourite-category revisit, one of 31 items
+    EXPECT_NEAR(fold.recency_recall, 0.0, 1e-9);
+  }
+  EXPECT_NEAR(cv->mean.recall, 0.05, 1e-9);
+  // A fourth whole-day fold would have no window before it to train on.
+  EXPECT_EQ(CrossValidateReranker(log, *set, params, 4).status().code(), ErrorCode::kFailedPrecondition);
 }
 
 TEST(Reranker, TrainedWithTheModelsSavedLoadedAndServed) {
@@ -559,7 +594,7 @@ TEST(RecommendService, ConcurrentEventsAndRequestsStayConsistent) {
 // The real Taobao sample, main protocol of the data README: the tuned blend with the learned
 // reranker (trained on TRAIN only) against the strongest simple baseline. Measured
 // (shelfwatch eval-rec --events .../user_behavior.csv): own history 0.1551 / NDCG@10 0.1335,
-// linear blend 0.1575 / 0.1333, blend+rerank 0.1601 / 0.1374 (+3.2% / +2.9%; issue 6 asks
+// linear blend 0.1575 / 0.1333, blend+rerank 0.1638 / 0.1399 (+5.6% / +4.8%; issue 6 asks
 // +10% Recall@20, which this sample did not give: see the reranker's notes in reranker.h).
 TEST(TaobaoEvaluation, RerankedBlendBeatsOwnHistoryRecencyOnRecallAndNdcg) {
   auto log = LoadInteractions(testing::DataPath("taobao/user_behavior.csv"));
@@ -587,7 +622,7 @@ TEST(TaobaoEvaluation, RerankedBlendBeatsOwnHistoryRecencyOnRecallAndNdcg) {
               base.ndcg10, blend.recall, blend.ndcg10, ours.recall, ours.ndcg10);
   EXPECT_NEAR(base.recall, 0.155, 0.002);  // the README's peer figure
   EXPECT_GT(blend.recall, base.recall);
-  EXPECT_GE(ours.recall, 0.1595);  // measured 0.1601: +3.2% over own history
+  EXPECT_GE(ours.recall, 0.1630);  // measured 0.1638: +5.6% over own history
   EXPECT_GT(ours.recall, blend.recall);
   EXPECT_GE(ours.ndcg10, base.ndcg10);
 }
