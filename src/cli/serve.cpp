@@ -263,6 +263,8 @@ int RunServe(int argc, char** argv) {
       if (info.snapshot) api.PrepareSearch(*info.snapshot);
     }
     if (Status r = recommenders.OpenAll(); st.ok()) st = r;
+    // New recommender versions in their repositories are picked up like the model repository's.
+    recommenders.StartPolling(config.model_poll_interval_s, &metrics);
     if (monitoring) {
       for (const auto& info : catalogs.List()) {
         if (!info.snapshot) continue;
@@ -283,6 +285,7 @@ int RunServe(int argc, char** argv) {
   signal_waiter.join();
   // Every deferred answer was sent during the drain; what remains is written to disk here.
   if (alerting) alerting->Stop();
+  recommenders.StopPolling();
   if (models) models->Stop();
   if (monitoring) monitoring->Stop();
   if (!loaded.load()) {

@@ -1,10 +1,13 @@
 #include "recommend/recommend_service.h"
 
 #include <array>
+#include <chrono>
+#include <filesystem>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "recommend/artifact.h"
 #include "recommend/trainer.h"
 
 namespace shelfwatch::recommend {
@@ -81,7 +84,88 @@ struct RecommendService::Histories {
   HistoryTable users, sessions;
 };
 
+struct RecommendService::Models {
+  std::shared_ptr<const std::string> versions;
+  std::shared_ptr<const PopularityModel> popularity;
+  std::unique_ptr<MappedModel> popularity_mapped, covisit, ease, sknn;
+  std::vector<uint32_t> from_popularity;  // popularity item -> service item
+  BlendConfig blend;
+  std::shared_ptr<const RerankerModel> reranker;
+  std::vector<ItemStat> reranker_stats;  // by service item (items added later: unknown)
+};
+
+namespace {
+
+// "popularity/3,covisit/2,...": the latest version of each slot, without loading anything.
+std::string LatestKey(const std::string& repo_dir) {
+  std::string key;
+  for (const char* slot : {"popularity", "covisit", "sknn", "ease", "blend", "rerank"}) {
+    key += std::string(slot) + "/" + std::to_string(LatestVersion(repo_dir, slot)) + ",";
+  }
+  return key;
+}
+
+}  // namespace
+
 RecommendService::~RecommendService() = default;
+
+std::string RecommendService::model_versions() const { return *models_.load()->versions; }
+
+std::shared_ptr<const RecommendService::Models> RecommendService::BuildModels(
+    std::shared_ptr<const PopularityModel> popularity, std::shared_ptr<const CandidateModel> covisit,
+    std::shared_ptr<const CandidateModel> ease, std::shared_ptr<const CandidateModel> sknn,
+    std::optional<BlendConfig> blend, std::shared_ptr<const RerankerModel> reranker, std::string versions) {
+  auto m = std::make_shared<Models>();
+  m->versions = std::make_shared<const std::string>(std::move(versions));
+  m->popularity = std::move(popularity);
+  if (blend) m->blend = *blend;
+  m->reranker = std::move(reranker);
+  {
+    // The service's item space: popularity's items first (it knows every trained item and its
+    // category), then any other model's. It only grows, so older models' indices stay valid.
+    std::unique_lock lock(items_mu_);
+    for (const auto& id : m->popularity->item_ids()) items_.Intern(id);
+    for (const auto& model : {covisit, ease, sknn}) {
+      if (model) for (const auto& id : model->item_ids()) items_.Intern(id);
+    }
+  }
+  std::shared_lock lock(items_mu_);
+  m->popularity_mapped = std::make_unique<MappedModel>(m->popularity, items_);
+  if (covisit) m->covisit = std::make_unique<MappedModel>(covisit, items_);
+  if (ease) m->ease = std::make_unique<MappedModel>(ease, items_);
+  if (sknn) m->sknn = std::make_unique<MappedModel>(sknn, items_);
+  if (m->reranker) m->reranker_stats = m->reranker->StatsFor(items_);
+  m->from_popularity.resize(m->popularity->item_ids().size());
+  for (uint32_t i = 0; i < m->from_popularity.size(); ++i) m->from_popularity[i] = items_.Find(m->popularity->item_ids()[i]);
+  return m;
+}
+
+Result<bool> RecommendService::Reload() {
+  if (options_.model_dir.empty()) return false;
+  // A training run is writing a set of versions: wait for all of them (a marker left by a
+  // crashed run stops counting after an hour).
+  std::error_code ec;
+  const auto marker = std::filesystem::last_write_time(options_.model_dir + "/" + std::string(kWritingMarker), ec);
+  if (!ec && std::filesystem::file_time_type::clock::now() - marker < std::chrono::hours(1)) return false;
+  const std::string key = LatestKey(options_.model_dir);
+  if (key == latest_key_) return false;
+  auto loaded = LoadLatestModels(options_.model_dir);
+  if (!loaded.ok()) return loaded.status();
+  if (!loaded->popularity) return FailedPrecondition(options_.model_dir + ": no popularity model (the fallback is required)");
+  std::string versions;
+  for (const auto& v : loaded->versions) {
+    if (!versions.empty()) versions += ",";
+    versions += v.model + "/" + v.dir.substr(v.dir.rfind('/') + 1);
+  }
+  try {
+    models_.store(BuildModels(loaded->popularity, loaded->covisit, loaded->ease, loaded->sknn, loaded->blend,
+                              options_.rerank ? loaded->reranker : nullptr, std::move(versions)));
+  } catch (const std::bad_alloc&) {
+    return Status(ErrorCode::kResourceExhausted, "out of memory while loading new recommender models");
+  }
+  latest_key_ = key;
+  return true;
+}
 
 Result<std::unique_ptr<RecommendService>> RecommendService::Open(const ServiceOptions& options) {
   if (options.model_dir.empty() && options.events_path.empty()) {
@@ -109,19 +193,24 @@ Status RecommendService::Init(const ServiceOptions& options) {
     if (!loaded.ok()) return loaded.status();
     log = std::move(*loaded);
   }
+  std::shared_ptr<const PopularityModel> popularity;
   std::shared_ptr<const CandidateModel> covisit, ease, sknn;
+  std::optional<BlendConfig> blend;
+  std::shared_ptr<const RerankerModel> reranker;
+  std::string versions;
   if (!options.model_dir.empty()) {
+    latest_key_ = LatestKey(options.model_dir);
     auto loaded = LoadLatestModels(options.model_dir);
     if (!loaded.ok()) return loaded.status();
-    popularity_ = loaded->popularity;
+    popularity = loaded->popularity;
     covisit = loaded->covisit;
     ease = loaded->ease;
     sknn = loaded->sknn;
-    if (loaded->blend) blend_ = *loaded->blend;
-    if (options.rerank) reranker_ = loaded->reranker;
+    blend = loaded->blend;
+    if (options.rerank) reranker = loaded->reranker;
     for (const auto& v : loaded->versions) {
-      if (!versions_.empty()) versions_ += ",";
-      versions_ += v.model + "/" + v.dir.substr(v.dir.rfind('/') + 1);
+      if (!versions.empty()) versions += ",";
+      versions += v.model + "/" + v.dir.substr(v.dir.rfind('/') + 1);
     }
   } else {
     TrainOptions train;
@@ -129,31 +218,22 @@ Status RecommendService::Init(const ServiceOptions& options) {
     train.train_reranker = options.rerank;
     auto trained = TrainModels(*log, train, "all");
     if (!trained.ok()) return trained.status();
-    popularity_ = std::move(trained->popularity);
+    popularity = std::move(trained->popularity);
     covisit = std::move(trained->covisit);
     ease = std::move(trained->ease);
     sknn = std::move(trained->sknn);
-    if (trained->blend) blend_ = *trained->blend;
-    reranker_ = std::move(trained->reranker);
-    versions_ = "trained:" + options.events_path;
+    blend = trained->blend;
+    reranker = std::move(trained->reranker);
+    versions = "trained:" + options.events_path;
   }
-  if (log && !popularity_) popularity_ = PopularityModel::Train(*log);
-  if (!popularity_) return FailedPrecondition(options.model_dir + ": no popularity model (the fallback is required)");
-
-  // The service's item space: popularity's items first (it knows every trained item and its
-  // category), then any other model's and the events' items.
-  for (const auto& id : popularity_->item_ids()) items_.Intern(id);
-  for (const auto& m : {covisit, ease, sknn}) {
-    if (m) for (const auto& id : m->item_ids()) items_.Intern(id);
+  if (log && !popularity) popularity = PopularityModel::Train(*log);
+  if (!popularity) return FailedPrecondition(options.model_dir + ": no popularity model (the fallback is required)");
+  models_.store(BuildModels(std::move(popularity), std::move(covisit), std::move(ease), std::move(sknn), blend,
+                            std::move(reranker), std::move(versions)));
+  if (log) {
+    std::unique_lock lock(items_mu_);
+    for (const auto& id : log->items.names()) items_.Intern(id);
   }
-  if (log) for (const auto& id : log->items.names()) items_.Intern(id);
-  popularity_mapped_ = std::make_unique<MappedModel>(popularity_, items_);
-  if (covisit) covisit_ = std::make_unique<MappedModel>(covisit, items_);
-  if (ease) ease_ = std::make_unique<MappedModel>(ease, items_);
-  if (sknn) sknn_ = std::make_unique<MappedModel>(sknn, items_);
-  if (reranker_) reranker_stats_ = reranker_->StatsFor(items_);
-  from_popularity_.resize(popularity_->item_ids().size());
-  for (uint32_t i = 0; i < from_popularity_.size(); ++i) from_popularity_[i] = items_.Find(popularity_->item_ids()[i]);
 
   if (log) {
     // Seed histories: the last max_history_per_user events of each user.
@@ -212,6 +292,10 @@ Result<Recommendations> RecommendService::Recommend(const RecommendRequest& r) c
     if (!IsValidId(id)) return InvalidArgument("malformed session item id");
   }
   Recommendations out;
+  const std::shared_ptr<const Models> m = models_.load();  // held to the end of the request
+  out.model_versions = m->versions;
+  const BlendConfig& blend = m->blend;
+  const RerankerModel* reranker = m->reranker.get();
   std::vector<ContextEvent> context = ContextOf(r, &out);
   uint32_t anchor = kNoItem;
   if (!r.item_id.empty()) {
@@ -229,27 +313,27 @@ Result<Recommendations> RecommendService::Recommend(const RecommendRequest& r) c
     if (r.exclude == Exclude::kSeen || (r.exclude == Exclude::kPurchased && e.behavior == Behavior::kBuy)) banned.insert(e.item);
   }
   size_t want = r.k + banned.size();
-  size_t per = std::max<size_t>(blend_.candidates_per_source, want);
+  size_t per = std::max<size_t>(blend.candidates_per_source, want);
   std::array<std::vector<Candidate>, kBlendedSources + 1> lists;
   std::vector<SourcedCandidate> blended;
   bool known = false;
   for (const auto& e : context) known = known || e.item != kNoItem;
   if (known || anchor != kNoItem) {
-    const MappedModel* models[] = {covisit_.get(), ease_.get(), sknn_.get()};
-    bool rerank = reranker_ && IsPersonalContext(ctx);
+    const MappedModel* models[] = {m->covisit.get(), m->ease.get(), m->sknn.get()};
+    bool rerank = reranker && IsPersonalContext(ctx);
     if (rerank) {
       // The reranker reads every model's candidates, whatever the blend weights.
       for (size_t m = 0; m < 3; ++m) {
-        if (models[m]) models[m]->Score(ctx, reranker_->params().source_candidates, &lists[m + 1]);
+        if (models[m]) models[m]->Score(ctx, reranker->params().source_candidates, &lists[m + 1]);
       }
     } else {
-      if (blend_.weights[0] > 0) ScoreOwnHistory(ctx, blend_.history, per, &lists[0]);
+      if (blend.weights[0] > 0) ScoreOwnHistory(ctx, blend.history, per, &lists[0]);
       for (size_t m = 0; m < 3; ++m) {
-        if (models[m] && blend_.weights[m + 1] > 0) models[m]->Score(ctx, per, &lists[m + 1]);
+        if (models[m] && blend.weights[m + 1] > 0) models[m]->Score(ctx, per, &lists[m + 1]);
       }
     }
     // Online co-visitation over the service's item space.
-    auto query = QueryItems(ctx, blend_.history, 40);
+    auto query = QueryItems(ctx, blend.history, 40);
     auto& acc = ScoreAccumulator::ForThread();
     {
       std::shared_lock lock(items_mu_);
@@ -262,11 +346,11 @@ Result<Recommendations> RecommendService::Recommend(const RecommendRequest& r) c
       RerankSourceLists sources{std::move(lists[1]), std::move(lists[2]), std::move(lists[3])};
       // Time features from the data's clock, as in training (ages at the end of the log).
       ScoringContext at_clock{ctx.history, ctx.anchor, std::max(ctx.now, clock_.load(std::memory_order_relaxed))};
-      reranker_->Rank(at_clock, sources, reranker_stats_, want, &blended);
-      MergeLive(lists[kBlendedSources], blend_.live_weight, want, &blended);
+      reranker->Rank(at_clock, sources, m->reranker_stats, want, &blended);
+      MergeLive(lists[kBlendedSources], blend.live_weight, want, &blended);
     }
   }
-  if (blended.empty()) Blend(lists, blend_, want, &blended);
+  if (blended.empty()) Blend(lists, blend, want, &blended);
   std::unordered_set<uint32_t> taken;
   std::vector<std::pair<uint32_t, SourcedCandidate>> picked;
   for (const auto& c : blended) {
@@ -279,21 +363,21 @@ Result<Recommendations> RecommendService::Recommend(const RecommendRequest& r) c
   if (picked.size() < r.k) {
     uint32_t basis = anchor;
     for (size_t i = context.size(); basis == kNoItem && i > 0; --i) basis = context[i - 1].item;
-    uint32_t category = popularity_->CategoryOf(popularity_mapped_->ToModel(basis));
+    uint32_t category = m->popularity->CategoryOf(m->popularity_mapped->ToModel(basis));
     float floor_score = picked.empty() ? 1.0f : picked.back().second.score;
     auto pad = [&](std::span<const Candidate> list, Source source) {
       float top = list.empty() ? 1.0f : std::max(list.front().score, 1e-9f);
       for (const auto& c : list) {
         if (picked.size() >= r.k) return;
-        uint32_t item = from_popularity_[c.item];
+        uint32_t item = m->from_popularity[c.item];
         if (item == kNoItem || banned.count(item) || !taken.insert(item).second) continue;
         // Below every personalised result, ordered by popularity.
         picked.push_back({item, {item, floor_score * 0.5f * c.score / top, source}});
       }
     };
-    pad(popularity_->InCategory(category), Source::kPopularInCategory);
-    pad(popularity_->Trending(), Source::kTrending);
-    pad(popularity_->Global(), Source::kPopular);
+    pad(m->popularity->InCategory(category), Source::kPopularInCategory);
+    pad(m->popularity->Trending(), Source::kTrending);
+    pad(m->popularity->Global(), Source::kPopular);
   }
   std::shared_lock lock(items_mu_);
   out.results.reserve(picked.size());
@@ -318,7 +402,7 @@ Status RecommendService::OnEvent(std::string_view user_id, std::string_view sess
   // Pair the item with the user's recent items of the same session (time gap) online.
   std::vector<ContextEvent> recent;
   histories_->users.CopyTo(user_id, &recent);
-  float w = blend_.history.behavior[static_cast<int>(type)];
+  float w = models_.load()->blend.history.behavior[static_cast<int>(type)];
   size_t paired = 0;
   for (size_t i = recent.size(); i > 0 && paired < 10; --i) {
     const auto& e = recent[i - 1];

@@ -13,6 +13,10 @@
 // pages keep the linear blend. Its time features are measured from the latest event the service
 // has seen (the data's clock: a replayed log's end, or now for live traffic).
 //
+// The models are one immutable set, swapped whole by Reload when the repository holds a newer
+// training run; a request reads the set once and finishes on it, and the histories, online
+// counts and item space (which only grows) belong to the service, not the set.
+//
 // Thread-safety: Recommend and OnEvent are safe to call concurrently from any number of
 // threads (sharded mutexes for histories and online counts, a shared mutex for the item
 // dictionary, which only grows when an event names a new item).
@@ -67,6 +71,8 @@ struct Recommendations {
   bool personalised = false;  // false: popularity only (cold request or nothing known)
   bool unknown_user = false;  // user_id given but no history for it
   bool unknown_item = false;  // item_id given but not in the catalog
+  // The versions of the models that produced this answer (see model_versions()).
+  std::shared_ptr<const std::string> model_versions;
 };
 
 struct ServiceOptions {
@@ -98,26 +104,37 @@ class RecommendService {
                  int64_t timestamp);
 
   size_t item_count() const;
-  // "covisit/3,ease/3,sknn/3,blend/3,popularity/3" or "trained:<events file>".
-  const std::string& model_versions() const { return versions_; }
+  // "covisit/3,ease/3,sknn/3,blend/3,popularity/3" or "trained:<events file>": the models
+  // answering now.
+  std::string model_versions() const;
+
+  // Loads the latest versions of the repository's slots when they differ from the ones
+  // serving (a new `train recommender` run) and swaps them in: requests already running finish
+  // on the old models, the next ones use the new; histories, online co-visitation and the
+  // item space carry over. Returns whether it swapped. Errors (the old models keep serving):
+  // the load's (kNotFound, kDataLoss for a half-written or corrupt version, ...). Without a
+  // model_dir, false. Safe beside Recommend/OnEvent; calls must not overlap each other.
+  Result<bool> Reload();
 
  private:
   struct Histories;
+  struct Models;
   RecommendService() = default;
   Status Init(const ServiceOptions& options);
+  // Builds the serving view of loaded or trained models (interns their items first).
+  std::shared_ptr<const Models> BuildModels(std::shared_ptr<const PopularityModel> popularity,
+                                            std::shared_ptr<const CandidateModel> covisit,
+                                            std::shared_ptr<const CandidateModel> ease,
+                                            std::shared_ptr<const CandidateModel> sknn, std::optional<BlendConfig> blend,
+                                            std::shared_ptr<const RerankerModel> reranker, std::string versions);
   std::vector<ContextEvent> ContextOf(const RecommendRequest& request, Recommendations* flags) const;
 
   ServiceOptions options_;
-  std::string versions_;
   mutable std::shared_mutex items_mu_;
-  Vocabulary items_;  // the service's item space; grows with OnEvent
-  std::vector<uint32_t> item_category_;  // popularity model's category per service item
-  std::shared_ptr<const PopularityModel> popularity_;
-  std::unique_ptr<MappedModel> popularity_mapped_, covisit_, ease_, sknn_;
-  std::vector<uint32_t> from_popularity_;  // popularity item -> service item
-  BlendConfig blend_;
-  std::shared_ptr<const RerankerModel> reranker_;
-  std::vector<ItemStat> reranker_stats_;      // by service item (items added later: unknown)
+  Vocabulary items_;  // the service's item space; grows with OnEvent and new model versions
+  // The models serving now: swapped whole by Reload, read once per request.
+  std::atomic<std::shared_ptr<const Models>> models_;
+  std::string latest_key_;  // the slot versions of models_ as LatestVersion saw them (Reload only)
   std::atomic<int64_t> clock_{0};             // latest event timestamp seen
   std::unique_ptr<LiveCoVisitation> live_;
   std::unique_ptr<Histories> histories_;

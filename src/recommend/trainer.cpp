@@ -1,6 +1,7 @@
 #include "recommend/trainer.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <unordered_set>
 
 #include "common/clock.h"
@@ -209,6 +210,19 @@ Result<TrainedModels> TrainModels(const InteractionLog& log, const TrainOptions&
 Result<std::vector<SavedVersion>> SaveModels(const TrainedModels& models, const std::string& repo_dir,
                                              const std::string& trained_on) {
   std::vector<SavedVersion> saved;
+  // A serving recommender must not pick up half of a set of versions: it waits while this
+  // marker exists (RecommendService::Reload).
+  std::error_code ec;
+  std::filesystem::create_directories(repo_dir, ec);
+  const std::string marker = repo_dir + "/" + std::string(kWritingMarker);
+  SW_RETURN_IF_ERROR(WriteFileAtomically(marker, "shelfwatch train recommender\n"));
+  struct RemoveMarker {
+    std::string path;
+    ~RemoveMarker() {
+      std::error_code ignored;
+      std::filesystem::remove(path, ignored);
+    }
+  } remove_marker{marker};
   auto save = [&](const std::string& name, auto&& write, std::vector<std::pair<std::string, double>> params,
                   std::vector<std::pair<std::string, double>> metrics) -> Status {
     auto dir = CreateNextVersionDir(repo_dir, name);

@@ -89,7 +89,10 @@ struct SavedVersion {
   std::string model;
   std::string dir;
 };
-// Writes each trained model as the next version of its slot.
+// Present in a repository while SaveModels writes a set of versions.
+inline constexpr std::string_view kWritingMarker = ".writing";
+// Writes each trained model as the next version of its slot (kWritingMarker marks the
+// repository meanwhile).
 Result<std::vector<SavedVersion>> SaveModels(const TrainedModels& models, const std::string& repo_dir,
                                              const std::string& trained_on);
 

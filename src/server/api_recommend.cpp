@@ -87,7 +87,7 @@ void Api::Recommend(std::string_view catalog, const HttpRequest& request, HttpRe
   std::unordered_set<std::string_view> categories;
   JsonWriter w(&response.body);
   w.BeginObject().Key("request_id").String(request_id).Key("catalog").String(catalog);
-  w.Key("variant").String("default").Key("model_versions").String(service->model_versions());
+  w.Key("variant").String("default").Key("model_versions").String(*recs->model_versions);
   w.Key("personalised").Bool(recs->personalised);
   if (recs->unknown_user) w.Key("unknown_user").Bool(true);
   if (recs->unknown_item) w.Key("unknown_item").Bool(true);
@@ -111,7 +111,7 @@ void Api::Recommend(std::string_view catalog, const HttpRequest& request, HttpRe
   if (monitoring_) {
     RecommendObservation o;
     o.catalog = catalog;
-    o.model_versions = service->model_versions();
+    o.model_versions = *recs->model_versions;  // recs holds them to the end of this handler
     o.request_id = std::move(request_id);
     if (!rq.user_id.empty()) o.context += "user=" + rq.user_id;
     if (!rq.session_id.empty()) o.context += (o.context.empty() ? "" : " ") + std::string("session=") + rq.session_id;

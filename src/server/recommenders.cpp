@@ -77,6 +77,61 @@ bool Recommenders::AllReady() const {
   return true;
 }
 
+Recommenders::~Recommenders() { StopPolling(); }
+
+size_t Recommenders::Poll() {
+  std::lock_guard<std::mutex> lock(poll_mu_);
+  size_t swapped = 0;
+  for (const auto& e : entries_) {
+    recommend::RecommendService* service = e->ready.load(std::memory_order_acquire);
+    if (!service || e->spec.options.model_dir.empty()) continue;
+    const int64_t t0 = MonotonicNanos();
+    auto reloaded = service->Reload();
+    if (!reloaded.ok()) {
+      // Typically a version still being written: the next poll tries again.
+      log::Warn("recommender models not reloaded; the serving ones stay",
+                {{"catalog", e->spec.catalog}, {"error", reloaded.status().message()}});
+      if (reloads_) reloads_->WithLabels({e->spec.catalog, "failed"}).Inc();
+      continue;
+    }
+    if (!*reloaded) continue;
+    ++swapped;
+    if (reloads_) reloads_->WithLabels({e->spec.catalog, "swapped"}).Inc();
+    log::Info("recommender models swapped", {{"catalog", e->spec.catalog},
+                                              {"models", service->model_versions()},
+                                              {"seconds", std::to_string(static_cast<double>(MonotonicNanos() - t0) / 1e9)}});
+  }
+  return swapped;
+}
+
+void Recommenders::StartPolling(double interval_s, monitor::Registry* registry) {
+  if (registry) {
+    reloads_ = &registry->AddCounter("shelfwatch_recommender_reloads_total",
+                                     "New recommender model versions picked up from the repository, by outcome "
+                                     "(swapped, failed: the serving ones stay).",
+                                     {"catalog", "outcome"});
+  }
+  std::lock_guard<std::mutex> guard(stop_mu_);  // against a StopPolling at the same time
+  if (stopping_ || !(interval_s > 0) || poller_.joinable()) return;
+  poller_ = std::thread([this, interval_s] {
+    std::unique_lock<std::mutex> lock(stop_mu_);
+    while (!stop_cv_.wait_for(lock, std::chrono::duration<double>(interval_s), [this] { return stopping_; })) {
+      lock.unlock();
+      Poll();
+      lock.lock();
+    }
+  });
+}
+
+void Recommenders::StopPolling() {
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (poller_.joinable()) poller_.join();
+}
+
 std::vector<std::string> Recommenders::Catalogs() const {
   std::vector<std::string> out;
   for (const auto& e : entries_) out.push_back(e->spec.catalog);

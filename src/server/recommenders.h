@@ -1,17 +1,26 @@
 // Recommenders: the recommendation services of a server, one per catalog that answers
 // GET /v1/catalogs/{catalog}/recommend. Declared from flags before the server starts, opened
 // (loaded from a model repository, or trained from an events file) in the background.
+// A recommender served from a model repository (models=DIR) picks up new versions that
+// `shelfwatch train recommender` writes there: StartPolling checks every interval and swaps
+// them in without a failed request (RecommendService::Reload); a version that fails to load
+// is logged and counted, and the old models keep serving.
 // Thread-safety: Declare before any other call and before threads share the object; then
-// Open (one thread) and Get/Ready (any thread) may run concurrently.
+// Open (one thread), StartPolling/StopPolling (the owner) and Get/Ready/Poll (any thread) may
+// run concurrently.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/status.h"
+#include "monitor/metrics.h"
 #include "recommend/recommend_service.h"
 
 namespace shelfwatch::server {
@@ -35,6 +44,16 @@ class Recommenders {
   bool AllReady() const;
   std::vector<std::string> Catalogs() const;
 
+  // Checks every ready recommender with a model repository for new versions now; returns how
+  // many swapped. Counted in shelfwatch_recommender_reloads_total{catalog,outcome} (swapped,
+  // failed) when polling was started with a registry.
+  size_t Poll();
+  // Polls every `interval_s` seconds (0: never) on a thread of its own until StopPolling.
+  // `registry` (may be null) must outlive this object.
+  void StartPolling(double interval_s, monitor::Registry* registry);
+  void StopPolling();
+  ~Recommenders();
+
  private:
   struct Entry {
     RecommenderSpec spec;
@@ -42,6 +61,12 @@ class Recommenders {
     std::atomic<recommend::RecommendService*> ready{nullptr};
   };
   std::vector<std::unique_ptr<Entry>> entries_;
+  std::mutex poll_mu_;  // one Poll at a time (Reload calls must not overlap)
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread poller_;
+  monitor::Family<monitor::Counter>* reloads_ = nullptr;
 };
 
 }  // namespace shelfwatch::server

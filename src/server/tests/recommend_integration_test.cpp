@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -127,6 +128,73 @@ TEST_F(TaobaoRecommendations, AClickPostedAsAnEventChangesTheNextAnswer) {
   ASSERT_EQ(drift["monitors"].size(), 1u);
   EXPECT_EQ(drift["monitors"][0]["features"].size(), 5u);
   EXPECT_GT(drift["monitors"][0]["current_rows"].get<int>() + drift["monitors"][0]["reference"]["rows"].get<int>(), 0);
+}
+
+// Deploying recommender models: `train recommender` writes a new set of versions into the
+// repository a server reads; the server swaps them in under load without a failed request, the
+// answers name the new versions, and what users did before the swap still counts.
+TEST(RecommenderDeploy, ANewTrainingRunIsSwappedInUnderLoadAndHistoriesCarryOver) {
+  const std::string dir = testing::MakeTempDir("sw-rec-deploy");
+  const std::string events = testing::DataPath("taobao/user_behavior.csv");
+  const std::string repo = dir + "/models";
+  std::string printed;
+  ASSERT_EQ(testing::RunCommand({SHELFWATCH_BINARY, "train", "recommender", "--events", events, "--out", repo, "--no-tune"},
+                                &printed),
+            0)
+      << printed;
+  TestServer server({"--catalog", "taobao=" + events + ",format=events", "--recommender",
+                     "taobao=" + events + ",models=" + repo, "--model-poll-interval", "200ms", "--data-dir",
+                     dir + "/data"});
+  ASSERT_TRUE(server.WaitReady(60000)) << server.Log();
+  auto recommend = [&](const std::string& params) {
+    auto r = Get(server.port(), "/v1/catalogs/taobao/recommend?" + params);
+    return std::make_pair(r.status, r.body);
+  };
+  auto [status, body] = recommend("user=1&k=10");
+  ASSERT_EQ(status, 200) << body;
+  EXPECT_NE(json::parse(body)["model_versions"].get<std::string>().find("popularity/1"), std::string::npos) << body;
+
+  // A shopper the models never saw, known only from a click posted before the swap.
+  auto [s0, b0] = recommend("item=2268318&k=10");
+  ASSERT_EQ(s0, 200);
+  const json page = json::parse(b0);
+  json click = json::array({{{"type", "click"}, {"request_id", page["request_id"]}, {"item_id", page["results"][2]["id"]},
+                             {"user_id", "deploy-shopper"}}});
+  HttpClient c(server.port());
+  ASSERT_EQ(c.Request("POST", "/v1/events", click.dump()).status, 200);
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::thread load([&] {
+    while (!stop.load()) {
+      auto r = Get(server.port(), "/v1/catalogs/taobao/recommend?user=1&k=20");
+      (r.status == 200 ? ok : failed).fetch_add(1);
+    }
+  });
+  ASSERT_EQ(testing::RunCommand({SHELFWATCH_BINARY, "train", "recommender", "--events", events, "--out", repo, "--no-tune"},
+                                &printed),
+            0)
+      << printed;
+  std::string versions;
+  for (int i = 0; i < 300 && versions.find("popularity/2") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto [s2, b2] = recommend("user=1&k=10");
+    if (s2 == 200) versions = json::parse(b2)["model_versions"].get<std::string>();
+  }
+  stop = true;
+  load.join();
+  EXPECT_NE(versions.find("popularity/2"), std::string::npos) << versions;
+  EXPECT_NE(versions.find("covisit/2"), std::string::npos) << versions;  // the whole set, not half of it
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_GT(ok.load(), 0);
+  const auto metrics = Get(server.port(), "/metrics").body;
+  EXPECT_NE(metrics.find(R"(shelfwatch_recommender_reloads_total{catalog="taobao",outcome="swapped"} 1)"),
+            std::string::npos);
+  // The shopper's click outlived the swap: the new models personalise around it.
+  auto [s3, b3] = recommend("user=deploy-shopper&k=10");
+  ASSERT_EQ(s3, 200);
+  EXPECT_TRUE(json::parse(b3)["personalised"]) << b3;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
