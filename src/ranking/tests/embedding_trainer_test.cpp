@@ -18,6 +18,8 @@
 #include "models/embedding_model.h"
 #include "models/model_config.h"
 #include "models/model_repository.h"
+#include "monitor/drift/drift_monitor.h"
+#include "ranking/model_drift.h"
 #include "support/test_server.h"
 
 namespace shelfwatch::ranking {
@@ -213,6 +215,28 @@ TEST(EmbeddingTrainerTest, TheWrittenVersionServesFromTheModelRepository) {
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   ASSERT_EQ(out->size(), 2u);
   EXPECT_EQ((*out)[1].bytes[0], SynonymShop::ProductId(3, 5));
+
+  // The version carries its drift reference: the training queries through the serving encoder,
+  // which a query_embedding monitor of this width loads, and whose centroid the served
+  // encoder reproduces for the same queries.
+  std::ifstream ref_in(root + "/products-emb/1/" + std::string(kDriftReferenceFile), std::ios::binary);
+  const std::string ref((std::istreambuf_iterator<char>(ref_in)), std::istreambuf_iterator<char>());
+  auto monitor = monitor::drift::DriftMonitor::Create(
+      "products-emb:1", EmbeddingDriftFeatures(static_cast<uint32_t>(o.encoder.dim)), {}, nullptr);
+  ASSERT_TRUE(monitor.ok());
+  ASSERT_TRUE((*monitor)->LoadReference(ref).ok());
+  for (const auto& q : shop.train) {
+    const std::vector<float> v = (*version)->embedding()->Encode(q.text);
+    (*monitor)->Record({monitor::drift::FeatureValue::Vector(v)});
+  }
+  const auto report = (*monitor)->Evaluate();
+  EXPECT_EQ(report.reference_source, "training data");
+  EXPECT_EQ(report.reference_rows, shop.train.size());
+  ASSERT_EQ(report.features.size(), 1u);
+  EXPECT_FALSE(report.features[0].drifted);
+  const auto* cosine = report.features[0].Find(monitor::drift::DriftMethod::kCosineDistance);
+  ASSERT_NE(cosine, nullptr);
+  EXPECT_LT(cosine->score, 1e-6);  // the same queries, the same vectors
   fs::remove_all(root);
 }
 
