@@ -334,6 +334,10 @@ struct alignas(64) IndexShard {
   int64_t evicted_up_to_ms = 0;
   std::string pending;  // encoded frames for the writer
   size_t pending_records = 0;
+  // Of those, how many are not yet added to Impl::pending_ (which is updated in steps, so that
+  // two request threads do not bounce its cache line on every record).
+  size_t unpublished = 0;
+  uint64_t recorded = 0, sampled_out = 0;  // counters, summed by stats()
 };
 
 }  // namespace
@@ -390,44 +394,48 @@ class ServedRequestLog::Impl {
   }
 
   void Record(const ServedRequestView& in) {
-    recorded_.fetch_add(1, std::memory_order_relaxed);
     const int64_t now = options_.now_ms();
     ServedRequestView r = in;
     if (r.time_ms == 0) r.time_ms = now;
     const uint64_t hash = codec::StableHash(r.request_id);
     IndexShard& shard = shards_[hash % kShards];
-    shard.recent.PrefetchSlot(hash);  // loads while the queue and the frame are dealt with
+    shard.recent.PrefetchSlot(hash);  // loads while the frame is dealt with
     const size_t entry_bytes = shard.recent.EntryBytes(r);
+    const bool sampled = segments_ && Sampled(hash);
 
-    bool queue = false;
-    if (segments_) {
-      if (!Sampled(hash)) {
-        sampled_out_.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        // A place in the queue first; an empty queue takes any record.
-        const size_t before = pending_.fetch_add(1, std::memory_order_relaxed);
-        queue = before == 0 || before < options_.max_queue;
-        if (!queue) {
-          pending_.fetch_sub(1, std::memory_order_relaxed);
-          dropped_.fetch_add(1, std::memory_order_relaxed);
-        } else if (before + 1 == options_.max_queue / 2) {
-          // Half full before the writer's next turn: wake it now (a lost wakeup costs at most
-          // one write period).
-          urged_.store(true, std::memory_order_relaxed);
-          wake_.notify_one();
-        }
-      }
-    }
+    // Everything below touches this shard's cache lines only (plus, once per publish_step_
+    // records, the shared queue count).
     std::lock_guard lk(shard.mu);
+    ++shard.recorded;
     if (entry_bytes > 0) {
       shard.recent.Insert(hash, r, entry_bytes, now - options_.index_max_age_ms, &shard.evicted_up_to_ms);
     } else {
       // Not indexed: a lookup must not take its absence from the index as final.
       shard.evicted_up_to_ms = std::max(shard.evicted_up_to_ms, codec::UuidV7Millis(r.request_id));
     }
-    if (queue) {
-      codec::AppendServedFrame(r, &shard.pending);
-      ++shard.pending_records;
+    if (!segments_) return;
+    if (!sampled) {
+      ++shard.sampled_out;
+      return;
+    }
+    // A place in the queue; an empty queue takes any record. The count is exact to within
+    // publish_step_ records per shard.
+    const size_t queued = pending_.load(std::memory_order_relaxed) + shard.unpublished;
+    if (queued != 0 && queued >= options_.max_queue) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    codec::AppendServedFrame(r, &shard.pending);
+    ++shard.pending_records;
+    if (++shard.unpublished >= publish_step_) {
+      const size_t before = pending_.fetch_add(shard.unpublished, std::memory_order_relaxed);
+      shard.unpublished = 0;
+      if (before < options_.max_queue / 2 && before + publish_step_ >= options_.max_queue / 2) {
+        // Half full before the writer's next turn: wake it now (a lost wakeup costs at most
+        // one write period).
+        urged_.store(true, std::memory_order_relaxed);
+        wake_.notify_one();
+      }
     }
   }
 
@@ -478,8 +486,6 @@ class ServedRequestLog::Impl {
 
   Stats stats() const {
     Stats s;
-    s.recorded = recorded_.load(std::memory_order_relaxed);
-    s.sampled_out = sampled_out_.load(std::memory_order_relaxed);
     s.dropped = dropped_.load(std::memory_order_relaxed);
     s.written = written_.load(std::memory_order_relaxed);
     s.write_failures = write_failures_.load(std::memory_order_relaxed);
@@ -490,6 +496,8 @@ class ServedRequestLog::Impl {
     s.misses = misses_.load(std::memory_order_relaxed);
     for (auto& shard : shards_) {
       std::lock_guard lk(shard.mu);
+      s.recorded += shard.recorded;
+      s.sampled_out += shard.sampled_out;
       s.index_size += shard.recent.size();
       s.index_bytes += shard.recent.bytes_used();
     }
@@ -530,15 +538,17 @@ class ServedRequestLog::Impl {
         retain_ticket = retain_requested_;
         stopping = stopping_;
       }
-      size_t taken = 0;
+      size_t taken = 0, published = 0;
       for (size_t i = 0; i < kShards; ++i) {
         std::lock_guard lk(shards_[i].mu);
         buffers[i].swap(shards_[i].pending);
         taken += shards_[i].pending_records;
+        published += shards_[i].pending_records - shards_[i].unpublished;
         shards_[i].pending_records = 0;
+        shards_[i].unpublished = 0;
       }
+      if (published > 0) pending_.fetch_sub(published, std::memory_order_relaxed);
       if (taken > 0) {
-        pending_.fetch_sub(taken, std::memory_order_relaxed);
         if (options_.before_write) options_.before_write();
         uint64_t failed = 0;
         written_.fetch_add(segments_->Append(buffers, &failed), std::memory_order_relaxed);
@@ -575,7 +585,10 @@ class ServedRequestLog::Impl {
   std::unique_ptr<segment::SegmentLog> segments_;  // null when the log has no directory
 
   std::atomic<size_t> pending_{0};  // records queued in the shards' buffers
-  std::atomic<uint64_t> recorded_{0}, sampled_out_{0}, dropped_{0}, written_{0}, write_failures_{0},
+  // Records a shard queues before adding them to pending_: 1 (exact) for small queues, up to
+  // 64 for large ones (the bound then holds to within 16 x 64 records).
+  const size_t publish_step_ = std::clamp<size_t>(options_.max_queue / (kShards * 4), 1, 64);
+  std::atomic<uint64_t> dropped_{0}, written_{0}, write_failures_{0},
       retention_deleted_{0};
   mutable std::atomic<uint64_t> index_hits_{0}, file_lookups_{0}, file_hits_{0}, misses_{0};
 

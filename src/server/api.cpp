@@ -587,12 +587,17 @@ void Api::Search(std::string_view catalog, const HttpRequest& request, HttpRespo
     o.request_id = std::move(request_id);
     o.query = sp.query;
     o.terms = out.terms;
-    o.item_ids.reserve(out.hits.size());
-    o.scores.reserve(out.hits.size());
-    for (const auto& h : out.hits) {
-      o.item_ids.push_back(cat.product(h.doc).id);
-      o.scores.push_back(h.score);
+    // This thread's buffers: the served log copies what it keeps, nothing is allocated per search.
+    thread_local std::vector<std::string> item_ids;
+    thread_local std::vector<float> scores;
+    item_ids.resize(out.hits.size());
+    scores.resize(out.hits.size());
+    for (size_t i = 0; i < out.hits.size(); ++i) {
+      item_ids[i].assign(cat.product(out.hits[i].doc).id);
+      scores[i] = out.hits[i].score;
     }
+    o.item_ids = item_ids;
+    o.scores = scores;
     if (!out.hits.empty()) {
       const auto& path = cat.product(out.hits[0].doc).category_path;
       if (!path.empty()) o.top_category = path.back();

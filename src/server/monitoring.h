@@ -122,9 +122,9 @@ struct SearchObservation {
   std::string_view model_versions;
   std::string request_id;
   std::string_view query;
-  std::span<const std::string> terms;  // analysed query terms
-  std::vector<std::string> item_ids;   // returned, rank order
-  std::vector<float> scores;           // same length
+  std::span<const std::string> terms;     // analysed query terms
+  std::span<const std::string> item_ids;  // returned, rank order
+  std::span<const float> scores;          // same length
   std::string_view top_category;       // category of the first result; empty: none
   uint64_t total_hits = 0;
 

@@ -272,8 +272,10 @@ TEST_F(ModelDriftTest, TheServedLogKeepsTheRankerFeaturesOfTheReturnedItems) {
   o.catalog = "shop";
   o.request_id = "req-features";
   o.query = "drill";
-  o.item_ids = {"p2", "p0", "tail"};
-  o.scores = {scores[2], scores[0], 0.5f};
+  const std::vector<std::string> item_ids = {"p2", "p0", "tail"};
+  const std::vector<float> page_scores = {scores[2], scores[0], 0.5f};
+  o.item_ids = item_ids;
+  o.scores = page_scores;
   o.ranker = {"shop-ranker", 1, ""};
   o.ranked_features = features;
   o.ranked_scores = scores;
