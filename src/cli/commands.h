@@ -11,6 +11,7 @@ int RunEvalRec(int argc, char** argv);
 int RunTrain(int argc, char** argv);  // "train recommender ..."
 int RunTrainRanker(int argc, char** argv);  // "train ranker ..." (argv after "ranker")
 int RunTrainEmbeddings(int argc, char** argv);  // "train embeddings ..." (argv after "embeddings")
+int RunTrainHnsw(int argc, char** argv);  // "train hnsw ..." (argv after "hnsw")
 int RunExport(int argc, char** argv);
 int RunCheckConfig(int argc, char** argv);
 int RunSimulate(int argc, char** argv);

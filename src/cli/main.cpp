@@ -19,6 +19,7 @@ constexpr const char* kUsage =
     "  train     train recommender: recommendation models into a model repository\n"
     "  train ranker  a LambdaMART re-ranker for search (XGBoost) from judged queries\n"
     "  train embeddings  a two-tower query/item embedding for vector retrieval from judged queries\n"
+    "  train hnsw  the HNSW graph of an embedding version, so that servers load it instead of building it\n"
     "  export    export training-data: served requests labelled by their feedback events\n"
     "  check-config  validate a serve configuration file (YAML) and its rule files\n"
     "  simulate  shoppers for a running server: real queries, clicks by relevance judgments\n"
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   if (cmd == "train" && argc >= 3 && !std::strcmp(argv[2], "embeddings")) {
     return shelfwatch::cli::RunTrainEmbeddings(argc - 3, argv + 3);
   }
+  if (cmd == "train" && argc >= 3 && !std::strcmp(argv[2], "hnsw")) return shelfwatch::cli::RunTrainHnsw(argc - 3, argv + 3);
   if (cmd == "train") return shelfwatch::cli::RunTrain(argc - 2, argv + 2);
   if (cmd == "export") return shelfwatch::cli::RunExport(argc - 2, argv + 2);
   if (cmd == "check-config") return shelfwatch::cli::RunCheckConfig(argc - 2, argv + 2);

@@ -2,6 +2,9 @@
 // TRAIN split of judged queries and writes it as the next version of an `embedding` model
 // directory (ranking/embedding_trainer.h). --report-test measures it once on TEST afterwards.
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <memory>
 #include <string>
@@ -213,6 +216,53 @@ int RunTrainEmbeddings(int argc, char** argv) {
   }
   std::printf("version=%s validation_ndcg@10=%.4f validation_recall@100=%.4f best_epoch=%d\n", dir->c_str(),
               trained->validation.ndcg_at_10, trained->validation.recall_at_100, trained->best_epoch);
+  return 0;
+}
+
+int RunTrainHnsw(int argc, char** argv) {
+  Flags flags("train hnsw",
+              "Builds the HNSW graph of an embedding version (items.hnsw + items.hnsw.check) so that servers\n"
+              "load it instead of building it at every load. train embeddings ships it with every version;\n"
+              "this adds it to versions written before. The check file is written last: a server loading\n"
+              "the version meanwhile builds the graph as before.",
+              {{"version", "DIR", "an embedding version directory (config.yaml, items.txt, items.f32)", ""}});
+  if (auto code = flags.ParseCommandLine(argc, argv)) return *code;
+  auto fail = [](const Status& st, int code) {
+    std::fprintf(stderr, "shelfwatch train hnsw: %s\n", st.message().c_str());
+    return code;
+  };
+  if (Status st = flags.Require({"version"}); !st.ok()) return fail(st, 2);
+  const std::string dir = flags.Get("version");
+  auto config = models::LoadModelConfig(dir + "/config.yaml");
+  if (!config.ok()) return fail(config.status(), 1);
+  if (config->kind != models::ModelKind::kEmbedding) return fail(InvalidArgument(dir + " is not an embedding version"), 2);
+  std::ifstream in(dir + "/items.f32", std::ios::binary);
+  if (!in) return fail(NotFound("missing " + dir + "/items.f32"), 1);
+  std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t dim = static_cast<size_t>(config->encoder.dim);
+  if (raw.empty() || raw.size() % (dim * sizeof(float)) != 0) {
+    return fail(FailedPrecondition(dir + "/items.f32 is not a whole number of " + std::to_string(dim) + "-float rows"), 1);
+  }
+  std::vector<float> items(raw.size() / sizeof(float));
+  std::memcpy(items.data(), raw.data(), raw.size());
+  const int64_t t0 = MonotonicNanos();
+  auto files = models::BuildHnswIndexFiles(items, dim, config->hnsw_m, config->hnsw_ef_construction);
+  if (!files.ok()) return fail(files.status(), 1);
+  for (const auto& [name, bytes] : {std::pair<std::string, const std::string*>{models::kHnswIndexFile, &files->index},
+                                    std::pair<std::string, const std::string*>{models::kHnswCheckFile, &files->check}}) {
+    const std::string path = dir + "/" + name, tmp = path + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out.write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
+      if (!out) return fail(IoError("cannot write " + tmp), 1);
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) return fail(IoError("cannot rename " + tmp + ": " + ec.message()), 1);
+  }
+  std::printf("wrote %s/%s (%zu items x %zu, m %d, ef_construction %d, %.1f MB) in %.1f s\n", dir.c_str(),
+              models::kHnswIndexFile, items.size() / dim, dim, config->hnsw_m, config->hnsw_ef_construction,
+              static_cast<double>(files->index.size()) / 1e6, static_cast<double>(MonotonicNanos() - t0) / 1e9);
   return 0;
 }
 

@@ -3,12 +3,18 @@
 
 #include <hnswlib/hnswlib.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <shared_mutex>
 #include <unordered_map>
+
+#include "common/log.h"
 
 namespace shelfwatch::models {
 namespace {
@@ -42,7 +48,64 @@ void Normalise(std::span<float> v) {
   for (float& x : v) x *= inv;
 }
 
+// FNV-1a 64 (Fowler, Noll, Vo) of a file's bytes, for items.hnsw.check.
+uint64_t Fnv1a64(std::string_view bytes) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+std::string CheckLine(size_t n, size_t dim, int m, int ef_construction, size_t bytes, uint64_t hash) {
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "n=%zu dim=%zu m=%d ef_construction=%d bytes=%zu fnv1a64=%016llx\n", n, dim, m,
+                ef_construction, bytes, static_cast<unsigned long long>(hash));
+  return buf;
+}
+
+Result<std::string> ReadAll(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound("missing " + path.string());
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return bytes;
+}
+
 }  // namespace
+
+Result<HnswIndexFiles> BuildHnswIndexFiles(std::span<const float> items, size_t dim, int m, int ef_construction) {
+  if (dim == 0 || items.empty() || items.size() % dim != 0 || m < 2 || ef_construction < 1) {
+    return InvalidArgument("an HNSW index needs n x dim items, m >= 2 and ef_construction >= 1");
+  }
+  const size_t n = items.size() / dim;
+  char tmp[] = "/tmp/shelfwatch-hnsw-XXXXXX";
+  const int fd = ::mkstemp(tmp);
+  if (fd < 0) return IoError("cannot create a temporary file for the HNSW index");
+  ::close(fd);
+  HnswIndexFiles out;
+  try {
+    hnswlib::InnerProductSpace space(dim);
+    hnswlib::HierarchicalNSW<float> index(&space, n, static_cast<size_t>(m), static_cast<size_t>(ef_construction),
+                                          /*random_seed=*/100);
+    std::vector<float> row(dim);
+    for (size_t i = 0; i < n; ++i) {
+      std::copy_n(items.begin() + static_cast<std::ptrdiff_t>(i * dim), dim, row.begin());
+      Normalise(row);
+      index.addPoint(row.data(), i);
+    }
+    index.saveIndex(tmp);
+  } catch (const std::exception& e) {
+    fs::remove(tmp);
+    return Internal(std::string("hnswlib: ") + e.what());
+  }
+  auto bytes = ReadAll(tmp);
+  fs::remove(tmp);
+  if (!bytes.ok()) return bytes.status();
+  out.index = std::move(*bytes);
+  out.check = CheckLine(n, dim, m, ef_construction, out.index.size(), Fnv1a64(out.index));
+  return out;
+}
 
 struct EmbeddingModel::State {
   ModelConfig config;
@@ -53,8 +116,53 @@ struct EmbeddingModel::State {
   std::unordered_map<std::string_view, uint32_t> rows;
   std::unique_ptr<hnswlib::InnerProductSpace> space;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> index;
+  bool index_loaded = false;
   mutable std::shared_mutex mu;  // shared: Search; exclusive: AddItem
 };
+
+namespace {
+
+// The shipped graph, when it is the one Open would build for these items (see the header);
+// null otherwise, with the reason in *why ("" when there is no shipped graph).
+std::unique_ptr<hnswlib::HierarchicalNSW<float>> LoadShippedIndex(const fs::path& root, const ModelConfig& config,
+                                                                   hnswlib::InnerProductSpace* space,
+                                                                   const std::deque<std::vector<float>>& vectors,
+                                                                   std::string* why) {
+  const size_t n = vectors.size(), dim = static_cast<size_t>(config.encoder.dim);
+  std::error_code ec;
+  if (!fs::exists(root / kHnswIndexFile, ec) || !fs::exists(root / kHnswCheckFile, ec)) return nullptr;
+  auto check = ReadAll(root / kHnswCheckFile);
+  auto bytes = ReadAll(root / kHnswIndexFile);
+  if (!check.ok() || !bytes.ok()) {
+    *why = "unreadable";
+    return nullptr;
+  }
+  if (*check != CheckLine(n, dim, config.hnsw_m, config.hnsw_ef_construction, bytes->size(), Fnv1a64(*bytes))) {
+    *why = "its check does not match the items, the config or the file";
+    return nullptr;
+  }
+  try {
+    auto index = std::make_unique<hnswlib::HierarchicalNSW<float>>(space, (root / kHnswIndexFile).string(), false, n);
+    if (index->cur_element_count != n) {
+      *why = "it holds another number of items";
+      return nullptr;
+    }
+    // Every stored vector must be the item's normalised vector (same order, same floats).
+    for (size_t i = 0; i < n; ++i) {
+      const std::vector<float> stored = index->getDataByLabel<float>(i);
+      if (stored.size() != dim || std::memcmp(stored.data(), vectors[i].data(), dim * sizeof(float)) != 0) {
+        *why = "its vectors differ from items.f32";
+        return nullptr;
+      }
+    }
+    return index;
+  } catch (const std::exception& e) {
+    *why = std::string("hnswlib: ") + e.what();
+    return nullptr;
+  }
+}
+
+}  // namespace
 
 EmbeddingModel::EmbeddingModel(std::unique_ptr<State> state) : s_(std::move(state)) {}
 EmbeddingModel::~EmbeddingModel() = default;
@@ -83,17 +191,23 @@ Result<std::unique_ptr<EmbeddingModel>> EmbeddingModel::Open(const ModelConfig& 
     auto [it, fresh] = s->rows.emplace(s->ids[i], static_cast<uint32_t>(i));
     if (!fresh) return Status(ErrorCode::kDataLoss, "items.txt repeats the id '" + s->ids[i] + "'");
   }
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<float> row(matrix.begin() + static_cast<std::ptrdiff_t>(i * dim),
+                           matrix.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
+    Normalise(row);
+    s->vectors.push_back(std::move(row));
+  }
   try {
     s->space = std::make_unique<hnswlib::InnerProductSpace>(dim);
-    s->index = std::make_unique<hnswlib::HierarchicalNSW<float>>(
-        s->space.get(), n, static_cast<size_t>(config.hnsw_m),
-        static_cast<size_t>(config.hnsw_ef_construction), /*random_seed=*/100);
-    for (size_t i = 0; i < n; ++i) {
-      std::vector<float> row(matrix.begin() + static_cast<std::ptrdiff_t>(i * dim),
-                             matrix.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
-      Normalise(row);
-      s->index->addPoint(row.data(), i);
-      s->vectors.push_back(std::move(row));
+    std::string why;
+    s->index = LoadShippedIndex(root, config, s->space.get(), s->vectors, &why);
+    s->index_loaded = s->index != nullptr;
+    if (!why.empty()) log::Warn("shipped HNSW index not used; building it", {{"dir", dir}, {"reason", why}});
+    if (!s->index) {
+      s->index = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+          s->space.get(), n, static_cast<size_t>(config.hnsw_m),
+          static_cast<size_t>(config.hnsw_ef_construction), /*random_seed=*/100);
+      for (size_t i = 0; i < n; ++i) s->index->addPoint(s->vectors[i].data(), i);
     }
     s->index->setEf(static_cast<size_t>(config.hnsw_ef_search));
   } catch (const std::exception& e) {
@@ -103,6 +217,7 @@ Result<std::unique_ptr<EmbeddingModel>> EmbeddingModel::Open(const ModelConfig& 
 }
 
 int EmbeddingModel::dim() const { return s_->config.encoder.dim; }
+bool EmbeddingModel::index_loaded() const { return s_->index_loaded; }
 size_t EmbeddingModel::size() const {
   std::shared_lock lock(s_->mu);
   return s_->ids.size();

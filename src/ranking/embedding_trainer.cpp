@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "models/embedding_encoder.h"
+#include "models/embedding_model.h"
 #include "ranking/model_drift.h"
 #include "ranking/reranker.h"
 #include "ranking/trainer.h"
@@ -561,6 +562,12 @@ Result<TrainedEmbedding> TrainEmbeddings(const catalog::Catalog& catalog, const 
   return out;
 }
 
+namespace {
+// The HNSW graph's parameters written into config.yaml (and used to build items.hnsw).
+constexpr int kHnswM = 16;
+constexpr int kHnswEfConstruction = 100;
+}  // namespace
+
 Result<std::string> WriteEmbeddingVersion(const std::string& model_dir, const TrainedEmbedding& model) {
   const size_t dim = static_cast<size_t>(model.encoder.dim);
   if (model.item_ids.empty() || model.items.size() != model.item_ids.size() * dim ||
@@ -591,9 +598,9 @@ Result<std::string> WriteEmbeddingVersion(const std::string& model_dir, const Tr
                 "  word_ngrams: %d\n"
                 "  char_ngrams: [%d, %d]\n"
                 "  top_k: 100\n"
-                "  hnsw: {m: 16, ef_construction: 100, ef_search: 100}\n"
+                "  hnsw: {m: %d, ef_construction: %d, ef_search: 100}\n"
                 "warmup: {requests: 1}\n",
-                e.dim, e.buckets, e.word_ngrams, e.char_ngram_min, e.char_ngram_max);
+                e.dim, e.buckets, e.word_ngrams, e.char_ngram_min, e.char_ngram_max, kHnswM, kHnswEfConstruction);
   const std::string config = buf;
   std::snprintf(buf, sizeof buf,
                 "trainer: shelfwatch train embeddings\n"
@@ -631,6 +638,11 @@ Result<std::string> WriteEmbeddingVersion(const std::string& model_dir, const Tr
                                                                   {"encoder.f32", bytes(model.table)}};
   const std::string reference =
       EmbeddingDriftReference(model.reference_queries, static_cast<uint32_t>(model.encoder.dim));
+  // The serving graph, built once here rather than at every load (models/embedding_model.h).
+  auto graph = models::BuildHnswIndexFiles(model.items, dim, kHnswM, kHnswEfConstruction);
+  if (!graph.ok()) return graph.status();
+  files.emplace_back(models::kHnswIndexFile, graph->index);
+  files.emplace_back(models::kHnswCheckFile, graph->check);
   if (!reference.empty()) files.emplace_back(std::string(kDriftReferenceFile), reference);
   return WriteNextVersion(model_dir, files);
 }

@@ -117,8 +117,9 @@ eval::RelevanceSummary EvaluateVectorRetrieval(const TrainedEmbedding& model, co
 
 // Writes `model` as the next version under `model_dir` (created if missing): config.yaml (kind
 // embedding, model_config.h format), items.f32, items.txt, encoder.f32 and training.yaml
-// (options, per-epoch figures, validation) and drift_reference.bin (model_drift.h), into a
-// hidden directory renamed into place.
+// (options, per-epoch figures, validation), drift_reference.bin (model_drift.h) and the HNSW
+// graph (items.hnsw + items.hnsw.check, models/embedding_model.h: servers load it instead of
+// building it), into a hidden directory renamed into place.
 // kInvalidArgument when an item id cannot be written one per line. Returns the version directory.
 Result<std::string> WriteEmbeddingVersion(const std::string& model_dir, const TrainedEmbedding& model);
 

@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <thread>
 
@@ -177,6 +179,50 @@ TEST(EmbeddingBackendTest, ATitleFindsItsItemAndSearchesRunConcurrentlyWithInser
   EXPECT_EQ(emb->size(), titles.size() + 200);
   EXPECT_EQ(emb->RowOf("extra7").value_or(0), titles.size() + 7);
   EXPECT_EQ(writable->AddItem("extra7", emb->Encode("x")).code(), ErrorCode::kConflict);
+}
+
+TEST(EmbeddingBackendTest, AShippedGraphIsLoadedInsteadOfBuiltAndADamagedOneIsRebuilt) {
+  monitor::Registry registry;
+  ModelMetrics metrics(registry);
+  const std::string root = TempRepository();
+  std::vector<std::string> titles;
+  for (int i = 0; i < 500; ++i) titles.push_back("product " + std::to_string(i) + " model " + std::to_string(i * 7919 % 1000));
+  WriteEmbeddingVersion(root, "emb", 1, titles);
+  auto built = LoadOrDie(root, "emb", 1, metrics);
+  ASSERT_TRUE(built && built->embedding());
+  EXPECT_FALSE(built->embedding()->index_loaded());
+  // The graph as the training command ships it (the fixture's config: m 8, ef_construction 64).
+  const std::string dir = root + "/emb/1";
+  std::ifstream in(dir + "/items.f32", std::ios::binary);
+  std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<float> items(raw.size() / sizeof(float));
+  std::memcpy(items.data(), raw.data(), raw.size());
+  const size_t dim = static_cast<size_t>(built->embedding()->dim());
+  auto files = BuildHnswIndexFiles(items, dim, 8, 64);
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  WriteText(dir + "/" + kHnswIndexFile, files->index);
+  WriteText(dir + "/" + kHnswCheckFile, files->check);
+  auto loaded = LoadOrDie(root, "emb", 1, metrics);
+  ASSERT_TRUE(loaded && loaded->embedding());
+  EXPECT_TRUE(loaded->embedding()->index_loaded());
+  // The same graph: the same answers, query by query.
+  for (int i = 0; i < 500; i += 25) {
+    const auto q = built->embedding()->Encode(titles[i]);
+    const auto a = built->embedding()->Search(q, 5), b = loaded->embedding()->Search(q, 5);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t k = 0; k < a.size(); ++k) {
+      EXPECT_EQ(a[k].row, b[k].row) << i;
+      EXPECT_EQ(a[k].score, b[k].score) << i;
+    }
+  }
+  // A damaged file (one flipped byte) is not trusted: the graph is built again and serves.
+  files->index[files->index.size() / 2] ^= 0x5a;
+  WriteText(dir + "/" + kHnswIndexFile, files->index);
+  auto rebuilt = LoadOrDie(root, "emb", 1, metrics);
+  ASSERT_TRUE(rebuilt && rebuilt->embedding());
+  EXPECT_FALSE(rebuilt->embedding()->index_loaded());
+  EXPECT_EQ(rebuilt->embedding()->item_id(rebuilt->embedding()->Search(rebuilt->embedding()->Encode(titles[3]), 1)[0].row),
+            "item3");
 }
 
 TEST(EmbeddingBackendTest, RefusesArtifactsOfTheWrongSize) {

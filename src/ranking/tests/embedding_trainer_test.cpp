@@ -206,6 +206,7 @@ TEST(EmbeddingTrainerTest, TheWrittenVersionServesFromTheModelRepository) {
   auto version = repo.Get("products-emb");
   ASSERT_TRUE(version.ok()) << version.status().ToString();
   ASSERT_NE((*version)->embedding(), nullptr);
+  EXPECT_TRUE((*version)->embedding()->index_loaded());  // the shipped graph, not rebuilt
   models::Tensor q;
   q.name = "query";
   q.dtype = models::DataType::kBytes;
