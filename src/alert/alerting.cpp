@@ -1,5 +1,8 @@
 #include "alert/alerting.h"
 
+#include "common/clock.h"
+#include "common/log.h"
+
 namespace shelfwatch::alert {
 
 Alerting::Alerting(const monitor::SeriesStore& store, monitor::Registry& registry, AlertingOptions options)
@@ -27,7 +30,14 @@ Status Alerting::Reload(RuleSet rules, std::vector<NotifierConfig> notifiers) {
   return Status::Ok();
 }
 
-void Alerting::Start() { evaluator_->Start(); }
+void Alerting::Start() {
+  if (!options_.state_path.empty() && !restored_) {
+    restored_ = true;
+    const size_t n = evaluator_->RestoreState(history_.Recent(history_.capacity()), UnixMillis());
+    if (n > 0) log::Info("alert states restored from the transition history", {{"alerts", std::to_string(n)}});
+  }
+  evaluator_->Start();
+}
 
 void Alerting::Stop() {
   evaluator_->Stop();

@@ -40,7 +40,8 @@ struct AlertingOptions {
   EvaluatorOptions evaluator;
   size_t history_capacity = 1'000;  // transitions kept in memory (and in the file)
   // SQLite file for the transition history and the silences, so both survive restarts;
-  // empty: memory only. (Alert states themselves restart afresh.)
+  // empty: memory only. Start() restores pending and firing alerts from that history
+  // (RuleEvaluator::RestoreState).
   std::string state_path;
 };
 
@@ -76,6 +77,7 @@ class Alerting {
   TransitionLog history_;
   NotificationDispatcher dispatcher_;
   std::unique_ptr<RuleEvaluator> evaluator_;
+  bool restored_ = false;  // RestoreState runs on the first Start only
 };
 
 }  // namespace shelfwatch::alert

@@ -374,6 +374,44 @@ void RuleEvaluator::WriteAlertsSeries(const GroupState& g, const RuleState& r, i
   recorded_.Write(AlertsOwner(RuleKey(g.group.name, r.rule)), t_ms, series);
 }
 
+size_t RuleEvaluator::RestoreState(const std::vector<Transition>& history, int64_t now_ms, int64_t pending_tolerance_ms) {
+  // Each alert's transitions, newest first.
+  std::map<std::pair<std::string, monitor::LabelSet>, std::vector<const Transition*>> by_alert;
+  for (const Transition& t : history) by_alert[{t.group, t.labels}].push_back(&t);
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t restored = 0;
+  for (const auto& [key, ts] : by_alert) {
+    const Transition& newest = *ts.front();
+    Alert a;
+    a.labels = key.second;
+    a.value = newest.value;
+    if (newest.to == "firing") {
+      a.state = AlertState::kFiring;
+      a.fired_at_ms = newest.time_ms;
+      a.active_at_ms = ts.size() > 1 && ts[1]->to == "pending" ? ts[1]->time_ms : newest.time_ms;
+    } else if (newest.to == "pending" && now_ms - newest.time_ms <= pending_tolerance_ms) {
+      a.state = AlertState::kPending;
+      a.active_at_ms = newest.time_ms;
+    } else {
+      continue;
+    }
+    for (GroupState& g : groups_) {
+      if (g.group.name != key.first) continue;
+      auto rule = std::find_if(g.rules.begin(), g.rules.end(), [&](const RuleState& r) {
+        if (r.rule.kind != RuleKind::kAlerting || r.rule.name != newest.alertname) return false;
+        return std::all_of(r.rule.labels.begin(), r.rule.labels.end(),
+                           [&](const auto& label) { return !a.labels.Get(label.first).empty(); });
+      });
+      if (rule == g.rules.end() || rule->alerts.count(a.labels)) continue;
+      rule->alerts.emplace(a.labels, a);
+      ++restored;
+      break;
+    }
+  }
+  PublishCounts();
+  return restored;
+}
+
 void RuleEvaluator::PublishCounts() {
   int pending = 0, firing = 0;
   for (const GroupState& g : groups_) {

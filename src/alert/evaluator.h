@@ -19,9 +19,10 @@
 // The series ALERTS{alertname, alertstate, ...} = 1 is written for pending and firing alerts,
 // like Prometheus, into the recorded series (queryable through store()).
 //
-// Alert state lives in memory: a restart starts alerts afresh (the transition history
-// persists, see transition_log.h). Reload() keeps the state of rules whose group name, rule
-// name and labels are unchanged (Prometheus' Group.CopyState matches rules that way).
+// Alert state lives in memory, and RestoreState brings it back after a restart from the
+// persisted transition history (transition_log.h), as Prometheus restores `for` state from
+// ALERTS_FOR_STATE. Reload() keeps the state of rules whose group name, rule name and labels
+// are unchanged (Prometheus' Group.CopyState matches rules that way).
 //
 // Thread-safety: all methods are safe to call concurrently; evaluation and reads serialise on
 // one mutex (an evaluation holds it for its queries, typically milliseconds).
@@ -109,6 +110,18 @@ class RuleEvaluator {
   // Replaces the rules, keeping the state of unchanged rules (see above); series recorded by
   // rules that are gone are marked stale.
   void Reload(RuleSet rules);
+
+  // After a restart, before the first evaluation: alerts whose newest transition (history
+  // newest first) says pending or firing come back in that state with their original activeAt
+  // and firing time, so a firing alert keeps firing (no second pending -> firing, no new
+  // notification as if it were new) and `for` keeps counting from when it began. The next
+  // evaluation keeps them (sample present) or resolves / drops them as usual. A pending alert
+  // older than `pending_tolerance_ms` is not restored: its condition was not watched during
+  // the outage (Prometheus' for_outage_tolerance plays the same part). Alerts are matched to
+  // rules by group and alert name, and the rule's label names must all be on the alert.
+  // Returns how many alerts were restored.
+  size_t RestoreState(const std::vector<Transition>& history_newest_first, int64_t now_ms,
+                      int64_t pending_tolerance_ms = 3'600'000);
 
   // Evaluates every group at t (tests and tools drive time this way).
   void EvaluateAt(int64_t t_ms);

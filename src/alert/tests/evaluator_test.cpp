@@ -306,6 +306,82 @@ TEST_F(EvaluatorTest, GroupsRunOnTheirOwnInterval) {
   EXPECT_EQ(evaluator_.Groups()[1].last_evaluation_ms, kT0 + 60 * kS);
 }
 
+TEST_F(EvaluatorTest, ARestartRestoresFiringAndPendingAlertsFromTheTransitionHistory) {
+  const std::string dir = shelfwatch::testing::MakeTempDir("alert-restore");
+  const std::string path = dir + "/alerts.db";
+  constexpr const char* kRules = R"(groups:
+- name: queues
+  interval: 15s
+  rules:
+  - alert: QueueDeep
+    expr: shelfwatch_test_queue_depth > 10
+    for: 1m
+    labels: {severity: warning}
+)";
+  {
+    // Before the restart: "orders" fires, "billing" is pending.
+    TransitionLog persisted(100);
+    ASSERT_TRUE(persisted.Open(path).ok());
+    RuleEvaluator before(history_, own_metrics_, {}, nullptr, nullptr, &persisted);
+    before.Reload(Rules(kRules));
+    depth_.WithLabels({"orders"}).Set(20);
+    history_.SampleNow(kT0);
+    before.EvaluateAt(kT0);
+    history_.SampleNow(kT0 + 60 * kS);
+    before.EvaluateAt(kT0 + 60 * kS);  // orders fires
+    depth_.WithLabels({"billing"}).Set(30);
+    history_.SampleNow(kT0 + 75 * kS);
+    before.EvaluateAt(kT0 + 75 * kS);  // billing pending since 75 s
+  }
+  // The process restarts: a new evaluator, the history read back from SQLite.
+  TransitionLog reopened(100);
+  ASSERT_TRUE(reopened.Open(path).ok());
+  monitor::Registry restarted_metrics;
+  RuleEvaluator after(history_, restarted_metrics, {}, nullptr, nullptr, &reopened);
+  after.Reload(Rules(kRules));
+  EXPECT_EQ(after.RestoreState(reopened.Recent(100), kT0 + 100 * kS), 2u);
+  auto alerts = after.ActiveAlerts();
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[0].labels.Get("queue"), "billing");
+  EXPECT_EQ(alerts[0].state, AlertState::kPending);
+  EXPECT_EQ(alerts[0].active_at_ms, kT0 + 75 * kS);
+  EXPECT_EQ(alerts[1].labels.Get("queue"), "orders");
+  EXPECT_EQ(alerts[1].state, AlertState::kFiring);
+  EXPECT_EQ(alerts[1].active_at_ms, kT0);
+  EXPECT_EQ(alerts[1].fired_at_ms, kT0 + 60 * kS);
+
+  // The first evaluation after the restart: orders keeps firing (no second pending -> firing),
+  // billing fires once a minute after its original activeAt, not a minute after the restart.
+  history_.SampleNow(kT0 + 105 * kS);
+  after.EvaluateAt(kT0 + 105 * kS);
+  history_.SampleNow(kT0 + 135 * kS);
+  after.EvaluateAt(kT0 + 135 * kS);
+  alerts = after.ActiveAlerts();
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[0].state, AlertState::kFiring);
+  EXPECT_EQ(alerts[0].fired_at_ms, kT0 + 135 * kS);
+  EXPECT_EQ(alerts[1].fired_at_ms, kT0 + 60 * kS);
+  std::vector<std::string> since_restart;
+  for (const auto& t : reopened.Recent(100)) {
+    if (t.time_ms > kT0 + 100 * kS) since_restart.push_back(std::string(t.labels.Get("queue")) + ":" + t.from + "->" + t.to);
+  }
+  EXPECT_EQ(since_restart, std::vector<std::string>{"billing:pending->firing"});
+
+  // A condition that cleared during the outage resolves at the first evaluation.
+  depth_.WithLabels({"orders"}).Set(1);
+  history_.SampleNow(kT0 + 150 * kS);
+  after.EvaluateAt(kT0 + 150 * kS);
+  EXPECT_EQ(reopened.Recent(1)[0].to, "resolved");
+
+  // A pending alert from long ago is not restored: its condition was not watched meanwhile.
+  RuleEvaluator much_later(history_, restarted_metrics, {}, nullptr, nullptr, nullptr);
+  much_later.Reload(Rules(kRules));
+  std::vector<Transition> old_pending = {reopened.Recent(100).back()};  // orders went pending at kT0
+  ASSERT_EQ(old_pending[0].to, "pending");
+  EXPECT_EQ(much_later.RestoreState(old_pending, kT0 + 3 * 3600 * kS), 0u);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(TransitionLogTest, HistoryIsBoundedAndSurvivesARestart) {
   const std::string dir = shelfwatch::testing::MakeTempDir("alert-history");
   const std::string path = dir + "/alerts.db";
