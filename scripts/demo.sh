@@ -32,6 +32,7 @@ the server is ready. Try, in another terminal:
   curl -s '$URL/v1/monitor/business?window=15m' | python3 -m json.tool
   curl -s '$URL/v1/monitor/queries?catalog=homedepot&kind=zero_result'
   curl -s '$URL/v1/monitor/drift?evaluate=true' | python3 -m json.tool | less
+  curl -s '$URL/v1/monitor/drift?evaluate=true&model=homedepot-ranker:1' | python3 -m json.tool | less
   curl -s '$URL/v1/alerts'
   curl -s '$URL/metrics' | grep shelfwatch_
   $BIN export training-data --data-dir $STATE --labelled-only | head
