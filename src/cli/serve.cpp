@@ -268,7 +268,7 @@ int RunServe(int argc, char** argv) {
     if (monitoring) {
       for (const auto& info : catalogs.List()) {
         if (!info.snapshot) continue;
-        if (Status m = monitoring->OnCatalogReady(*info.snapshot); !m.ok()) {
+        if (Status m = monitoring->OnCatalogReady(*info.snapshot, api.search_pipeline()); !m.ok()) {
           log::Error("drift monitoring not started for catalog", {{"catalog", info.name}, {"error", m.message()}});
         }
       }

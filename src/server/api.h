@@ -80,6 +80,8 @@ class Api {
   // Builds a loaded catalog's ranking state (product terms for the ranker's features) before
   // the server reports ready, so no request pays for it. A no-op without a model repository.
   void PrepareSearch(const pipeline::CatalogSnapshot& snapshot);
+  // The search pipeline with the model repository (null without one): what searches run.
+  pipeline::SearchPipeline* search_pipeline() { return options_.models ? pipeline_.get() : nullptr; }
 
   // Route labels, as they appear in metrics.
   enum Route : int {

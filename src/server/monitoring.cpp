@@ -382,7 +382,7 @@ Monitoring::CatalogMonitors* Monitoring::MonitorsFor(std::string_view catalog) c
   return nullptr;
 }
 
-Status Monitoring::OnCatalogReady(const pipeline::CatalogSnapshot& snapshot) {
+Status Monitoring::OnCatalogReady(const pipeline::CatalogSnapshot& snapshot, pipeline::SearchPipeline* serving) {
   std::lock_guard<std::mutex> lock(mu_);
   if (MonitorsFor(snapshot.name)) return Status::Ok();
   if (catalogs_.size() >= kMaxCatalogs) return Status(ErrorCode::kResourceExhausted, "too many catalogs to monitor");
@@ -439,21 +439,35 @@ Status Monitoring::OnCatalogReady(const pipeline::CatalogSnapshot& snapshot) {
     drift::ReferenceBuilder terms_ref = cm->terms->NewReferenceBuilder();
     std::vector<float> scores;
     drift::FeatureValue row[kTopCategory + 1];
+    std::string versions = "bm25";
     for (const auto& q : *queries) {
       pipeline::SearchParams sp;
       sp.query = q.text;
-      pipeline::SearchOutcome out = pipeline::RunLexicalSearch(snapshot, sp);
       scores.clear();
-      for (const auto& h : out.result.hits) scores.push_back(h.score);
-      std::string_view top = out.result.hits.empty() ? std::string_view() : TopCategory(cat.product(out.result.hits[0].doc));
-      size_t n = SearchRow(q.text.size(), out.query_terms, out.result.total_hits, scores, top, cm->with_category, row);
+      std::string_view top;
+      size_t n = 0;
+      if (serving) {
+        // As searches are served: the same stages and models, so the scores mean the same.
+        pipeline::PipelineResult out;
+        serving->Run(snapshot, sp, /*explain=*/false, &out);
+        for (const auto& h : out.hits) scores.push_back(h.score);
+        if (!out.hits.empty()) top = TopCategory(cat.product(out.hits[0].doc));
+        n = SearchRow(q.text.size(), out.terms.size(), out.total_hits, scores, top, cm->with_category, row);
+        for (const auto& t : out.terms) (void)terms_ref.Add({drift::FeatureValue::Category(t)});
+        versions = out.model_versions;
+      } else {
+        pipeline::SearchOutcome out = pipeline::RunLexicalSearch(snapshot, sp);
+        for (const auto& h : out.result.hits) scores.push_back(h.score);
+        if (!out.result.hits.empty()) top = TopCategory(cat.product(out.result.hits[0].doc));
+        n = SearchRow(q.text.size(), out.query_terms, out.result.total_hits, scores, top, cm->with_category, row);
+        for (const auto& t : out.terms) (void)terms_ref.Add({drift::FeatureValue::Category(t)});
+      }
       (void)search_ref.Add(std::span<const drift::FeatureValue>(row, n));
-      for (const auto& t : out.terms) (void)terms_ref.Add({drift::FeatureValue::Category(t)});
     }
     if (Status st = cm->search->SetReference(std::move(search_ref).Finish()); !st.ok()) return st;
     if (Status st = cm->terms->SetReference(std::move(terms_ref).Finish()); !st.ok()) return st;
     log::Info("drift reference built", {{"catalog", snapshot.name}, {"queries", std::to_string(queries->size())},
-                                         {"path", ref->second.path}});
+                                         {"path", ref->second.path}, {"models", versions}});
   } else {
     for (auto [m, saved] : cm->Monitors()) {
       std::string path = ReferencePath(m->model());

@@ -56,6 +56,7 @@
 #include "monitor/metrics.h"
 #include "monitor/online_metrics.h"
 #include "pipeline/catalog_registry.h"
+#include "pipeline/search_pipeline.h"
 
 namespace shelfwatch::server {
 
@@ -173,9 +174,11 @@ class Monitoring {
   void Stop();
 
   // Creates the drift monitors of a catalog that just became ready; with a reference queries
-  // file, runs them through the catalog to build the reference. Safe to call again for a
-  // reloaded snapshot (monitors are kept).
-  Status OnCatalogReady(const pipeline::CatalogSnapshot& snapshot);
+  // file, runs them through the catalog to build the reference -- through `serving` (the
+  // server's search pipeline, with the models serving now) when given, so that the scores and
+  // result counts of the reference are the ones searches will be compared on; plain BM25
+  // otherwise. Safe to call again for a reloaded snapshot (monitors are kept).
+  Status OnCatalogReady(const pipeline::CatalogSnapshot& snapshot, pipeline::SearchPipeline* serving = nullptr);
 
   // Whether every catalog's monitors are set up (after the last OnCatalogReady); /readyz
   // waits for it so that no search of a ready server goes unmonitored.

@@ -321,9 +321,15 @@ TEST_F(SearchPipelineTest, TheServerMonitorsEachModelVersionAgainstItsTrainingRe
     csv << "product_id,title\n";
     for (uint32_t d = 0; d < task_->catalog.size(); ++d) csv << IdOf(d) << "," << task_->catalog.product(d).title << "\n";
   }
+  {
+    std::ofstream queries(dir + "/queries.csv");
+    queries << "query_id,query\n";
+    for (size_t i = 0; i < task_->queries.size(); ++i) queries << i + 1 << "," << task_->queries[i].text << "\n";
+  }
   testing::TestServer server({"--catalog", "synthetic=" + dir + "/products.csv", "--models", *root_, "--data-dir",
                               dir + "/data", "--drift-interval", "0", "--drift-reference-rows", "20",
-                              "--served-features-sample-rate", "1"});
+                              "--served-features-sample-rate", "1", "--drift-reference",
+                              "synthetic=" + dir + "/queries.csv,split=all"});
   ASSERT_TRUE(server.WaitReady()) << server.Log();
   // Users click the short title (BM25's favourite, which the served ranker puts below the
   // relevant product): feedback that disagrees with the model, for the ranker trained from it.
@@ -331,7 +337,7 @@ TEST_F(SearchPipelineTest, TheServerMonitorsEachModelVersionAgainstItsTrainingRe
   for (size_t i = 0; i < task_->queries.size(); ++i) {
     std::string q = task_->queries[i].text;
     std::replace(q.begin(), q.end(), ' ', '+');
-    const auto reply = testing::Get(server.port(), "/v1/catalogs/synthetic/search?k=5&q=" + q);
+    const auto reply = testing::Get(server.port(), "/v1/catalogs/synthetic/search?q=" + q);  // k 10, as the reference
     ASSERT_EQ(reply.status, 200);
     const size_t at = reply.body.find("\"request_id\":\"");
     ASSERT_NE(at, std::string::npos);
@@ -357,6 +363,14 @@ TEST_F(SearchPipelineTest, TheServerMonitorsEachModelVersionAgainstItsTrainingRe
   EXPECT_NE(embedding.body.find("\"source\":\"first_rows\""), std::string::npos);
   const auto metrics = testing::Get(server.port(), "/metrics").body;
   EXPECT_NE(metrics.find("shelfwatch_drift_status{model=\"synthetic-ranker:1\",feature=\"score\"}"), std::string::npos);
+  // The catalog's reference queries ran through the serving pipeline (ranker scores, not
+  // BM25's): the same queries searched again show no drift in scores or result counts.
+  const auto catalog = testing::Get(server.port(), "/v1/monitor/drift?evaluate=true&model=synthetic/search");
+  ASSERT_EQ(catalog.status, 200);
+  EXPECT_NE(catalog.body.find("\"drifted_features\":0"), std::string::npos) << catalog.body;
+  EXPECT_EQ(metrics.find("shelfwatch_data_quality_violations_total{model=\"synthetic/search\",feature=\"top_score\","
+                         "kind=\"out_of_range\"} 1"),
+            std::string::npos);
   ASSERT_EQ(server.Stop(SIGTERM), 0);
   // The served log kept each returned item's ranker features: export training-data has them.
   const std::string out = dir + "/export.jsonl";
