@@ -14,6 +14,7 @@
 #include "models/model_version.h"
 #include "monitor/metrics.h"
 #include "ranking/product_terms.h"
+#include "ranking/reranker.h"
 #include "text/analyzer.h"
 
 namespace shelfwatch::pipeline {
@@ -25,11 +26,17 @@ struct SearchPipeline::CatalogState {
   std::once_flag terms_once;
   std::shared_ptr<const ranking::ProductTerms> terms;  // null when building failed
   std::shared_ptr<const ranking::CandidateGenerator> generator;  // guarded by the pipeline's mu_
+  // A ranker's priors.csv by this catalog's docs, for the last ranker version that had one
+  // (guarded by the pipeline's mu_).
+  std::weak_ptr<const void> priors_owner;
+  std::shared_ptr<const std::vector<float>> priors_by_doc;
 };
 
 struct SearchPipeline::RankerCheck {
   std::string error;  // non-empty: do not use this version (why)
   ranking::CandidateOptions candidates;
+  // priors.csv (train ranker --prior judgments): the popularity feature it was trained with.
+  std::vector<std::pair<std::string, float>> priors;
 };
 
 SearchPipeline::SearchPipeline(models::ModelRepository* models, monitor::Registry* metrics, SearchPipelineOptions options)
@@ -139,11 +146,45 @@ std::shared_ptr<const SearchPipeline::RankerCheck> SearchPipeline::CheckRanker(
     }
     if (check->candidates.fused == 0) check->candidates.fused = options_.candidates.fused;
   }
+  if (check->error.empty() && fs::exists(dir / "priors.csv")) {
+    auto priors = ranking::LoadPriors((dir / "priors.csv").string());
+    if (priors.ok()) {
+      check->priors = std::move(*priors);
+    } else {
+      check->error = "ranker priors.csv: " + priors.status().message();
+    }
+  }
   if (!check->error.empty()) log::Warn("ranker not used", {{"model", ranker->name()}, {"error", check->error}});
   std::lock_guard lock(mu_);
   std::erase_if(ranker_checks_, [](const auto& e) { return e.first.expired(); });
   ranker_checks_.emplace_back(ranker, check);
   return check;
+}
+
+std::span<const float> SearchPipeline::PopularityOf(CatalogState& state, const CatalogSnapshot& snapshot,
+                                                    const std::shared_ptr<const RankerCheck>& check,
+                                                    std::span<const ranking::Candidate> cands) {
+  if (!check || check->priors.empty()) return {};
+  std::shared_ptr<const std::vector<float>> by_doc;
+  {
+    std::lock_guard lock(mu_);
+    if (state.priors_owner.lock() == check) by_doc = state.priors_by_doc;
+  }
+  if (!by_doc) {
+    // Once per (catalog, ranker version): the priors by this catalog's docs.
+    auto built = std::make_shared<std::vector<float>>(snapshot.catalog->size(), 0.0f);
+    for (const auto& [id, prior] : check->priors) {
+      if (auto doc = snapshot.catalog->Find(id)) (*built)[*doc] = prior;
+    }
+    by_doc = built;
+    std::lock_guard lock(mu_);
+    state.priors_owner = check;
+    state.priors_by_doc = by_doc;
+  }
+  thread_local std::vector<float> popularity;
+  popularity.resize(cands.size());
+  for (size_t i = 0; i < cands.size(); ++i) popularity[i] = cands[i].doc < by_doc->size() ? (*by_doc)[cands[i].doc] : 0.0f;
+  return popularity;
 }
 
 void SearchPipeline::CountFallback(const std::string& catalog, const std::string& reason) {
@@ -176,8 +217,9 @@ void SearchPipeline::Run(const CatalogSnapshot& snapshot, const SearchParams& pa
     }
   }
   ranking::CandidateOptions cand_options = options_.candidates;
+  std::shared_ptr<const RankerCheck> check;
   if (ranker) {
-    auto check = CheckRanker(ranker);
+    check = CheckRanker(ranker);
     if (!check->error.empty()) {
       CountFallback(snapshot.name, "ranker_features");
       out->fallback = check->error;
@@ -257,7 +299,7 @@ void SearchPipeline::Run(const CatalogSnapshot& snapshot, const SearchParams& pa
       ranking::FeatureExtractor extractor(state->terms, snapshot.index->options().bm25,
                                           ranking::FieldWeights(snapshot.index->options()), generator->depths());
       features.resize(n * ranking::kNumFeatures);
-      extractor.ExtractTerms(terms, cands, {}, features.data());
+      extractor.ExtractTerms(terms, cands, PopularityOf(*state, snapshot, check, cands), features.data());
       const int64_t t2 = MonotonicNanos();
       out->timings.features_ns = t2 - t1;
       models::Tensor x;
@@ -335,7 +377,7 @@ void SearchPipeline::Run(const CatalogSnapshot& snapshot, const SearchParams& pa
         ranking::FeatureExtractor extractor(state->terms, snapshot.index->options().bm25,
                                             ranking::FieldWeights(snapshot.index->options()), generator->depths());
         features.resize(n * ranking::kNumFeatures);
-        extractor.ExtractTerms(terms, cands, {}, features.data());
+        extractor.ExtractTerms(terms, cands, PopularityOf(*state, snapshot, check, cands), features.data());
       }
       for (size_t i = 0; i < page && begin + i < n; ++i) {
         const size_t row = order[begin + i];

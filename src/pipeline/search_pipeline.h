@@ -124,6 +124,11 @@ class SearchPipeline {
   // The ranker's candidate lists and whether its feature set matches (cached per version).
   std::shared_ptr<const RankerCheck> CheckRanker(const std::shared_ptr<const models::ModelVersion>& ranker);
   void CountFallback(const std::string& catalog, const std::string& reason);
+  // The popularity feature of `cands`: the ranker's priors.csv (train ranker --prior
+  // judgments) by product, or empty (0) when it has none. Valid until this thread's next call.
+  std::span<const float> PopularityOf(CatalogState& state, const CatalogSnapshot& snapshot,
+                                      const std::shared_ptr<const RankerCheck>& check,
+                                      std::span<const ranking::Candidate> cands);
 
   models::ModelRepository* models_;
   monitor::Registry* metrics_;

@@ -101,18 +101,9 @@ Result<std::shared_ptr<const Reranker>> Reranker::Load(const std::string& dir) {
 
   const fs::path priors = version_dir / "priors.csv";
   if (fs::exists(priors, ec)) {
-    auto reader = catalog::CsvReader::Open(priors.string());
-    if (!reader.ok()) return reader.status();
-    std::vector<std::string> row;
-    (*reader)->Next(&row);  // header
-    while ((*reader)->Next(&row)) {
-      if (row.size() != 2) return InvalidArgument(priors.string() + ": rows are product_id,prior");
-      char* end = nullptr;
-      const float p = std::strtof(row[1].c_str(), &end);
-      if (end == row[1].c_str() || !std::isfinite(p)) return InvalidArgument(priors.string() + ": bad prior '" + row[1] + "'");
-      r->priors_.emplace_back(row[0], p);
-    }
-    if (!(*reader)->error().empty()) return InvalidArgument(priors.string() + ": " + (*reader)->error());
+    auto loaded = LoadPriors(priors.string());
+    if (!loaded.ok()) return loaded.status();
+    r->priors_ = std::move(*loaded);
   }
   const fs::path training = version_dir / "training.yaml";
   if (fs::exists(training, ec)) {
@@ -209,6 +200,23 @@ Status Reranker::Rerank(const FeatureExtractor& extractor, std::span<const std::
     for (uint32_t i : order) scores->push_back(model_scores[i]);
   }
   return Status::Ok();
+}
+
+Result<std::vector<std::pair<std::string, float>>> LoadPriors(const std::string& path) {
+  auto reader = catalog::CsvReader::Open(path);
+  if (!reader.ok()) return reader.status();
+  std::vector<std::pair<std::string, float>> priors;
+  std::vector<std::string> row;
+  (*reader)->Next(&row);  // header
+  while ((*reader)->Next(&row)) {
+    if (row.size() != 2) return InvalidArgument(path + ": rows are product_id,prior");
+    char* end = nullptr;
+    const float p = std::strtof(row[1].c_str(), &end);
+    if (end == row[1].c_str() || !std::isfinite(p)) return InvalidArgument(path + ": bad prior '" + row[1] + "'");
+    priors.emplace_back(row[0], p);
+  }
+  if (!(*reader)->error().empty()) return InvalidArgument(path + ": " + (*reader)->error());
+  return priors;
 }
 
 std::vector<float> Reranker::PriorsFor(const catalog::Catalog& catalog) const {

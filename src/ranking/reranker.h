@@ -80,6 +80,10 @@ class Reranker {
   mutable std::mutex contributions_mu_;
 };
 
+// A ranker version's priors.csv (product_id,prior; written by train ranker --prior judgments).
+// kInvalidArgument for a malformed file; IoError when it cannot be read.
+Result<std::vector<std::pair<std::string, float>>> LoadPriors(const std::string& path);
+
 // The numbered versions under a model directory, ascending (names that are not positive
 // integers are ignored).
 std::vector<int64_t> ListVersions(const std::string& model_dir);

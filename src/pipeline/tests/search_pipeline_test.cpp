@@ -275,6 +275,57 @@ TEST_F(SearchPipelineTest, AServedRankerWhoseFeaturesDoNotMatchFallsBackAndIsCou
   fs::remove_all(root);
 }
 
+TEST_F(SearchPipelineTest, ARankerTrainedWithJudgmentPriorsGetsThemAsItsPopularityFeature) {
+  // train ranker --prior judgments ships priors.csv; the pipeline must feed it to the
+  // popularity feature, as training did, not 0.
+  const std::string root = testing::MakeTempDir("pipeline-priors");
+  fs::copy(*root_ + "/synthetic-embedding", root + "/synthetic-embedding", fs::copy_options::recursive);
+  models::RepositoryOptions ro;
+  ro.root = root;
+  ro.validate = ValidateRankingFeatures;
+  models::ModelRepository repo(ro);
+  ASSERT_TRUE(repo.Start().ok());
+  ranking::CandidateOptions co;
+  co.lexical = 10;
+  co.vector = 10;
+  co.fused = 10;
+  auto generator = std::make_shared<const ranking::CandidateGenerator>(task_->index, Catalog(),
+                                                                       *repo.Get("synthetic-embedding"), co);
+  auto terms = ranking::ProductTerms::Build(task_->catalog, task_->index->options().analyzer);
+  ASSERT_TRUE(terms.ok());
+  ranking::FeatureExtractor extractor(*terms, task_->index->options().bm25,
+                                      ranking::FieldWeights(task_->index->options()), generator->depths());
+  ranking::RankerTrainingOptions options;
+  options.generator = generator;
+  options.trees = 10;
+  options.depth = 3;
+  options.validation_share = 0;
+  options.objectives = {"rank:ndcg"};
+  options.nthread = 1;
+  options.judgment_prior = true;
+  auto trained = ranking::TrainRanker(task_->index, task_->catalog, extractor, task_->queries, options);
+  ASSERT_TRUE(trained.ok()) << trained.status().ToString();
+  ASSERT_FALSE(trained->priors.empty());
+  ASSERT_TRUE(ranking::WriteRankerVersion(root + "/synthetic-ranker", *trained, task_->index->options()).ok());
+  ASSERT_TRUE(repo.Poll().ok());
+  SearchPipeline p(&repo, nullptr);
+  const auto r = Search(p, Snapshot(true, true), task_->queries[2].text, 5, 0, /*explain=*/true);
+  ASSERT_EQ(r.stages, "bm25+vector+rrf+ranker");
+  const auto names = ranking::FeatureNames();
+  const size_t popularity = static_cast<size_t>(std::find(names.begin(), names.end(), "popularity") - names.begin());
+  ASSERT_LT(popularity, names.size());
+  bool judged_seen = false;
+  for (size_t i = 0; i < r.hits.size(); ++i) {
+    const float value = r.features[i * ranking::kNumFeatures + popularity];
+    if (IdOf(r.hits[i].doc) == "rel2") {
+      judged_seen = true;
+      EXPECT_GT(value, 0.0f);  // judged by its query: the prior counts it
+    }
+  }
+  EXPECT_TRUE(judged_seen);
+  fs::remove_all(root);
+}
+
 TEST_F(SearchPipelineTest, TheServerAnswersWithModelVersionsStageTimingsAndExplanations) {
   // The real binary over HTTP: catalog CSV + the model repository of this suite.
   const std::string dir = testing::MakeTempDir("pipeline-server");
