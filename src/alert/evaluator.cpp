@@ -399,8 +399,12 @@ size_t RuleEvaluator::RestoreState(const std::vector<Transition>& history, int64
       if (g.group.name != key.first) continue;
       auto rule = std::find_if(g.rules.begin(), g.rules.end(), [&](const RuleState& r) {
         if (r.rule.kind != RuleKind::kAlerting || r.rule.name != newest.alertname) return false;
-        return std::all_of(r.rule.labels.begin(), r.rule.labels.end(),
-                           [&](const auto& label) { return !a.labels.Get(label.first).empty(); });
+        // Literal labels must match by value (rules that differ only by severity share a
+        // name); templated ones can only be checked for presence.
+        return std::all_of(r.rule.labels.begin(), r.rule.labels.end(), [&](const auto& label) {
+          const std::string_view value = a.labels.Get(label.first);
+          return label.second.literal() ? value == label.second.text() : !value.empty();
+        });
       });
       if (rule == g.rules.end() || rule->alerts.count(a.labels)) continue;
       rule->alerts.emplace(a.labels, a);

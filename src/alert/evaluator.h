@@ -113,12 +113,14 @@ class RuleEvaluator {
 
   // After a restart, before the first evaluation: alerts whose newest transition (history
   // newest first) says pending or firing come back in that state with their original activeAt
-  // and firing time, so a firing alert keeps firing (no second pending -> firing, no new
-  // notification as if it were new) and `for` keeps counting from when it began. The next
+  // and firing time, so a firing alert keeps firing (no second pending -> firing; it is sent
+  // again at the first evaluation, which Alertmanager deduplicates) and `for` keeps counting
+  // from when it began. The next
   // evaluation keeps them (sample present) or resolves / drops them as usual. A pending alert
   // older than `pending_tolerance_ms` is not restored: its condition was not watched during
   // the outage (Prometheus' for_outage_tolerance plays the same part). Alerts are matched to
-  // rules by group and alert name, and the rule's label names must all be on the alert.
+  // rules by group and alert name, and by the values of the rule's literal labels (templated
+  // ones must be present).
   // Returns how many alerts were restored.
   size_t RestoreState(const std::vector<Transition>& history_newest_first, int64_t now_ms,
                       int64_t pending_tolerance_ms = 3'600'000);

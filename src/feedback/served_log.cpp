@@ -419,7 +419,7 @@ class ServedRequestLog::Impl {
       return;
     }
     // A place in the queue; an empty queue takes any record. The count is exact to within
-    // publish_step_ records per shard.
+    // publish_step_ records per shard (plus one per thread recording at the same moment).
     const size_t queued = pending_.load(std::memory_order_relaxed) + shard.unpublished;
     if (queued != 0 && queued >= options_.max_queue) {
       dropped_.fetch_add(1, std::memory_order_relaxed);

@@ -12,7 +12,8 @@
 //   2. if the request is sampled (see sample_rate), appends the full record, already encoded,
 //      to the shard's pending buffer; beyond max_queue pending records the record is dropped and
 //      counted, never waited for (shards publish their counts in steps of up to 64 records, so
-//      a queue of 10,000 holds to within 1,024; small queues are exact). Only the shard's own
+//      a queue of 10,000 holds to within ~1,024; small queues to within the number of threads
+//      recording at once). Only the shard's own
 //      cache lines are written on the way: two request threads never contend on a counter.
 // A background thread takes the pending buffers every 100 ms (sooner when half of max_queue
 // is pending, or on Flush) and appends them to the log's segment files with one write per

@@ -79,10 +79,12 @@ Result<HnswIndexFiles> BuildHnswIndexFiles(std::span<const float> items, size_t 
     return InvalidArgument("an HNSW index needs n x dim items, m >= 2 and ef_construction >= 1");
   }
   const size_t n = items.size() / dim;
-  char tmp[] = "/tmp/shelfwatch-hnsw-XXXXXX";
-  const int fd = ::mkstemp(tmp);
+  std::error_code ec;
+  std::string tmp_path = (fs::temp_directory_path(ec) / "shelfwatch-hnsw-XXXXXX").string();
+  const int fd = ::mkstemp(tmp_path.data());
   if (fd < 0) return IoError("cannot create a temporary file for the HNSW index");
   ::close(fd);
+  const char* tmp = tmp_path.c_str();
   HnswIndexFiles out;
   try {
     hnswlib::InnerProductSpace space(dim);
@@ -95,12 +97,16 @@ Result<HnswIndexFiles> BuildHnswIndexFiles(std::span<const float> items, size_t 
       index.addPoint(row.data(), i);
     }
     index.saveIndex(tmp);
+    // saveIndex reports no write error (a full disk leaves a short file): read it back the way
+    // Open will, which checks the file's structure.
+    hnswlib::HierarchicalNSW<float> reread(&space, tmp, false, n);
+    if (reread.cur_element_count != n) throw std::runtime_error("the saved index lost items");
   } catch (const std::exception& e) {
-    fs::remove(tmp);
+    fs::remove(tmp, ec);
     return Internal(std::string("hnswlib: ") + e.what());
   }
   auto bytes = ReadAll(tmp);
-  fs::remove(tmp);
+  fs::remove(tmp, ec);
   if (!bytes.ok()) return bytes.status();
   out.index = std::move(*bytes);
   out.check = CheckLine(n, dim, m, ef_construction, out.index.size(), Fnv1a64(out.index));

@@ -480,6 +480,22 @@ Result<TrainedRanker> TrainRankerOnFeedback(const std::vector<FeedbackList>& lis
   return out;
 }
 
+namespace {
+// A YAML double-quoted scalar (YAML 1.2, section 7.3.1: backslash escapes).
+std::string YamlQuoted(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+}  // namespace
+
 Result<std::string> WriteRankerVersion(const std::string& model_dir, const TrainedRanker& ranker,
                                        const retrieval::IndexOptions& index_options) {
   const int f = static_cast<int>(kNumFeatures);
@@ -497,12 +513,12 @@ Result<std::string> WriteRankerVersion(const std::string& model_dir, const Train
   std::string fields;
   for (const auto& fs_ : index_options.fields) fields += (fields.empty() ? "" : ", ") + fs_.name;
   std::snprintf(buf, sizeof buf,
-                "trained_on: \"%s\"\nobjective: %s\ntrees: %d\ndepth: %d\neta: %g\ncandidates: %u\n"
+                "trained_on: %s\nobjective: %s\ntrees: %d\ndepth: %d\neta: %g\ncandidates: %u\n"
                 "lexical_candidates: %u\nvector_candidates: %u\nembedding_model: \"%s\"\n"
                 "bm25: {k1: %g, b: %g}\nfields: [%s]\nanalyzer: \"%s\"\n"
                 "validation_ndcg_at_10: %.4f\nvalidation_bm25_ndcg_at_10: %.4f\n"
                 "validation_queries: %zu\ntrain_queries: %zu\nrows: %zu\nseconds: %.1f\n",
-                ranker.trained_on.c_str(), ranker.objective.c_str(), ranker.trees, ranker.depth, ranker.eta,
+                YamlQuoted(ranker.trained_on).c_str(), ranker.objective.c_str(), ranker.trees, ranker.depth, ranker.eta,
                 ranker.candidates,
                 ranker.lexical_candidates, ranker.vector_candidates, ranker.embedding_model.c_str(),
                 static_cast<double>(index_options.bm25.k1), static_cast<double>(index_options.bm25.b), fields.c_str(),

@@ -119,7 +119,8 @@ struct FeedbackList {
 // Learning from feedback instead of judgments: the same LambdaMART fitting, validation (a
 // stable hash of the request id picks validation_share of the lists; NDCG@10 with gains
 // 2^g - 1 against the order the lists were served in) and drift reference as TrainRanker.
-// Lists without a positive gain are dropped. The candidate settings of `out` (which lists the
+// Lists without a positive gain teach the fit nothing and are left out of it (they stay in the
+// drift reference: they are traffic too). The candidate settings of `out` (which lists the
 // model re-ranks when served) are the caller's to set. Errors: kInvalidArgument for bad
 // options, rows that are not kNumFeatures wide, or no list with a positive gain.
 Result<TrainedRanker> TrainRankerOnFeedback(const std::vector<FeedbackList>& lists, const RankerTrainingOptions& options);

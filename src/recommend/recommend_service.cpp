@@ -1,7 +1,6 @@
 #include "recommend/recommend_service.h"
 
 #include <array>
-#include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <unordered_map>
@@ -142,15 +141,19 @@ std::shared_ptr<const RecommendService::Models> RecommendService::BuildModels(
 
 Result<bool> RecommendService::Reload() {
   if (options_.model_dir.empty()) return false;
-  // A training run is writing a set of versions: wait for all of them (a marker left by a
-  // crashed run stops counting after an hour).
+  // A training run is writing a set of versions (or failed half way): wait for a complete one.
+  const std::string marker = options_.model_dir + "/" + std::string(kWritingMarker);
   std::error_code ec;
-  const auto marker = std::filesystem::last_write_time(options_.model_dir + "/" + std::string(kWritingMarker), ec);
-  if (!ec && std::filesystem::file_time_type::clock::now() - marker < std::chrono::hours(1)) return false;
+  if (std::filesystem::exists(marker, ec)) return false;
   const std::string key = LatestKey(options_.model_dir);
-  if (key == latest_key_) return false;
+  if (key == latest_key_ || key == failed_key_) return false;
   auto loaded = LoadLatestModels(options_.model_dir);
-  if (!loaded.ok()) return loaded.status();
+  // A run that began while this one loaded may have mixed old and new slots: try again later.
+  if (std::filesystem::exists(marker, ec) || LatestKey(options_.model_dir) != key) return false;
+  if (!loaded.ok()) {
+    failed_key_ = key;  // not retried until the repository changes again
+    return loaded.status();
+  }
   if (!loaded->popularity) return FailedPrecondition(options_.model_dir + ": no popularity model (the fallback is required)");
   std::string versions;
   for (const auto& v : loaded->versions) {

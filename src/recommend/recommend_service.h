@@ -112,8 +112,10 @@ class RecommendService {
   // serving (a new `train recommender` run) and swaps them in: requests already running finish
   // on the old models, the next ones use the new; histories, online co-visitation and the
   // item space carry over. Returns whether it swapped. Errors (the old models keep serving):
-  // the load's (kNotFound, kDataLoss for a half-written or corrupt version, ...). Without a
-  // model_dir, false. Safe beside Recommend/OnEvent; calls must not overlap each other.
+  // the load's (kNotFound, kDataLoss for a corrupt version, ...), reported once per set of
+  // versions. While a training run writes (or after one failed half way: the repository's
+  // .writing marker) nothing is loaded. Without a model_dir, false. Safe beside
+  // Recommend/OnEvent; calls must not overlap each other.
   Result<bool> Reload();
 
  private:
@@ -135,6 +137,7 @@ class RecommendService {
   // The models serving now: swapped whole by Reload, read once per request.
   std::atomic<std::shared_ptr<const Models>> models_;
   std::string latest_key_;  // the slot versions of models_ as LatestVersion saw them (Reload only)
+  std::string failed_key_;  // slot versions whose load failed (Reload only; retried once they change)
   std::atomic<int64_t> clock_{0};             // latest event timestamp seen
   std::unique_ptr<LiveCoVisitation> live_;
   std::unique_ptr<Histories> histories_;

@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "recommend/artifact.h"
 
 namespace shelfwatch::recommend {
@@ -216,13 +217,17 @@ Result<std::vector<SavedVersion>> SaveModels(const TrainedModels& models, const 
   std::filesystem::create_directories(repo_dir, ec);
   const std::string marker = repo_dir + "/" + std::string(kWritingMarker);
   SW_RETURN_IF_ERROR(WriteFileAtomically(marker, "shelfwatch train recommender\n"));
+  // Removed only when every version is written: after a failure the half-written set stays
+  // invisible to serving until a later run succeeds.
+  bool complete = false;
   struct RemoveMarker {
     std::string path;
+    const bool* complete;
     ~RemoveMarker() {
       std::error_code ignored;
-      std::filesystem::remove(path, ignored);
+      if (*complete) std::filesystem::remove(path, ignored);
     }
-  } remove_marker{marker};
+  } remove_marker{marker, &complete};
   auto save = [&](const std::string& name, auto&& write, std::vector<std::pair<std::string, double>> params,
                   std::vector<std::pair<std::string, double>> metrics) -> Status {
     auto dir = CreateNextVersionDir(repo_dir, name);
@@ -257,6 +262,7 @@ Result<std::vector<SavedVersion>> SaveModels(const TrainedModels& models, const 
                              {"validation_recency_recall@20", v.recency_recall},
                              {"validation_users", static_cast<double>(v.users)}}));
   }
+  complete = true;
   return saved;
 }
 
@@ -312,9 +318,14 @@ Result<LoadedModels> LoadLatestModels(const std::string& repo_dir) {
     }
     if (rerank_config->trained_at >= blend_at) {
       auto m = RerankerModel::Load(d);
-      if (!m.ok()) return m.status();
-      out.reranker = std::move(*m);
-      out.versions.push_back({"rerank", d});
+      if (m.ok()) {
+        out.reranker = std::move(*m);
+        out.versions.push_back({"rerank", d});
+      } else {
+        // The reranker is optional: without it personal requests use the blend. (A reranker
+        // saved before the 12-hourly windows has another layout and is refused as data loss.)
+        log::Warn("recommendation reranker not loaded; serving the blend", {{"dir", d}, {"error", m.status().message()}});
+      }
     }
   }
   if (out.versions.empty()) return NotFound(repo_dir + ": no recommender model versions (popularity|covisit|sknn|ease|blend|rerank)");

@@ -89,7 +89,8 @@ struct SavedVersion {
   std::string model;
   std::string dir;
 };
-// Present in a repository while SaveModels writes a set of versions.
+// Present in a repository while SaveModels writes a set of versions, and left behind by a run
+// that failed half way (serving then keeps its models until a later run completes).
 inline constexpr std::string_view kWritingMarker = ".writing";
 // Writes each trained model as the next version of its slot (kWritingMarker marks the
 // repository meanwhile).

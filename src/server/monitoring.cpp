@@ -563,6 +563,13 @@ bool Monitoring::DriftSampled(int64_t now_ms) {
 }
 
 std::vector<drift::DriftReport> Monitoring::DriftReports(bool evaluate) {
+  {
+    std::vector<std::shared_ptr<ModelMonitor>> retired;
+    {
+      std::unique_lock lock(models_mu_);
+      retired.swap(retired_models_);
+    }
+  }  // destroyed here, outside the lock (or by the last request still holding one)
   std::vector<drift::DriftReport> out;
   ForEachMonitor([&](drift::DriftMonitor& m, bool*) { out.push_back(evaluate ? m.Evaluate() : m.LastReport()); });
   return out;
@@ -577,6 +584,11 @@ std::shared_ptr<Monitoring::ModelMonitor> Monitoring::ModelMonitorFor(const Sear
     }
   }
   // First sight of this version (once per deploy): create its monitor and find its reference.
+  drift::DriftThresholds thresholds;
+  {
+    std::lock_guard<std::mutex> options_lock(mu_);  // SetDriftThresholds writes them under it
+    thresholds = options_.drift_thresholds;
+  }
   std::unique_lock lock(models_mu_);
   for (const auto& mm : model_monitors_) {
     if (mm->version == use.version && mm->name == use.name) return mm;
@@ -597,18 +609,19 @@ std::shared_ptr<Monitoring::ModelMonitor> Monitoring::ModelMonitorFor(const Sear
   auto monitor = drift::DriftMonitor::Create(
       model,
       WithThresholds(ranker ? ranking::RankerDriftFeatures() : ranking::EmbeddingDriftFeatures(vector_dim),
-                     options_.drift_thresholds),
+                     thresholds),
       dopt, registry_);
   if (!monitor.ok()) {
     log::Warn("no drift monitor for a model version", {{"model", model}, {"error", monitor.status().message()}});
     return nullptr;
   }
   mm->monitor = std::move(monitor).value();
-  // The version's own reference (its training data), else one kept from an earlier run, else
-  // the automatic one.
+  // One an operator set for this version and the data dir kept, else the version's own (its
+  // training data), else the automatic one. (The data dir holds none for a version that ships
+  // its reference unless someone replaced it: a loaded reference is never re-frozen.)
   std::vector<std::string> candidates;
-  if (!use.dir.empty()) candidates.push_back(std::string(use.dir) + "/" + std::string(ranking::kDriftReferenceFile));
   if (std::string saved = ReferencePath(model); !saved.empty()) candidates.push_back(std::move(saved));
+  if (!use.dir.empty()) candidates.push_back(std::string(use.dir) + "/" + std::string(ranking::kDriftReferenceFile));
   for (const std::string& path : candidates) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) continue;
@@ -629,6 +642,10 @@ std::shared_ptr<Monitoring::ModelMonitor> Monitoring::ModelMonitorFor(const Sear
   if (same >= kVersionsPerModel) {
     for (auto it = model_monitors_.begin(); it != model_monitors_.end(); ++it) {
       if ((*it)->name == mm->name) {
+        // Its series go now; the object goes on the evaluator thread (its destructor joins a
+        // worker thread, which a request thread should not wait for).
+        (*it)->monitor->RetireMetrics();
+        retired_models_.push_back(std::move(*it));
         model_monitors_.erase(it);
         break;
       }

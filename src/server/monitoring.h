@@ -248,6 +248,7 @@ class Monitoring {
   // searches only), created and evicted under the exclusive one.
   mutable std::shared_mutex models_mu_;
   std::vector<std::shared_ptr<ModelMonitor>> model_monitors_;
+  std::vector<std::shared_ptr<ModelMonitor>> retired_models_;  // evicted, dropped by DriftReports
   static constexpr size_t kVersionsPerModel = 2;
 
   std::mutex evaluate_mu_;

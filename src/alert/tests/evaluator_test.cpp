@@ -382,6 +382,37 @@ TEST_F(EvaluatorTest, ARestartRestoresFiringAndPendingAlertsFromTheTransitionHis
   std::filesystem::remove_all(dir);
 }
 
+TEST_F(EvaluatorTest, RestoredAlertsGoBackToTheRuleWithTheirSeverity) {
+  // Two rules share a name and differ by a literal label: a restored critical alert belongs to
+  // the critical rule, not to the first rule with that name.
+  constexpr const char* kRules = R"(groups:
+- name: queues
+  interval: 15s
+  rules:
+  - alert: QueueDeep
+    expr: shelfwatch_test_queue_depth > 10
+    labels: {severity: warning}
+  - alert: QueueDeep
+    expr: shelfwatch_test_queue_depth > 100
+    labels: {severity: critical}
+)";
+  evaluator_.Reload(Rules(kRules));
+  depth_.WithLabels({"orders"}).Set(150);
+  Step(kT0);  // both fire (for: 0)
+  ASSERT_EQ(Alerts().size(), 2u);
+  RuleEvaluator after(history_, own_metrics_, {}, nullptr, nullptr, nullptr);
+  after.Reload(Rules(kRules));
+  EXPECT_EQ(after.RestoreState(log_.Recent(100), kT0 + 30 * kS), 2u);
+  history_.SampleNow(kT0 + 45 * kS);
+  after.EvaluateAt(kT0 + 45 * kS);
+  const auto alerts = after.ActiveAlerts();
+  ASSERT_EQ(alerts.size(), 2u);
+  for (const auto& a : alerts) {
+    EXPECT_EQ(a.state, AlertState::kFiring) << a.labels.ToString();
+    EXPECT_EQ(a.fired_at_ms, kT0) << a.labels.ToString();  // kept, not fired again
+  }
+}
+
 TEST(TransitionLogTest, HistoryIsBoundedAndSurvivesARestart) {
   const std::string dir = shelfwatch::testing::MakeTempDir("alert-history");
   const std::string path = dir + "/alerts.db";

@@ -194,8 +194,12 @@ DriftMonitor::~DriftMonitor() {
   }
   queue_cv_.notify_all();
   worker_.join();
-  if (registry_ == nullptr) return;
-  // A monitor that is gone (e.g. of a model version no longer served) leaves no stale series.
+}
+
+void DriftMonitor::RetireMetrics() {
+  std::lock_guard<std::mutex> lock(evaluate_mu_);  // no evaluation exports them meanwhile
+  if (registry_ == nullptr || metrics_retired_) return;
+  metrics_retired_ = true;
   for (const FeatureSpec& f : *features_) {
     detected_family_->Remove({model_, f.name});
     status_family_->Remove({model_, f.name});
@@ -652,7 +656,7 @@ DriftReport DriftMonitor::Evaluate(double now) {
 }
 
 void DriftMonitor::ExportMetrics(const DriftReport& report) {
-  if (registry_ == nullptr) return;
+  if (registry_ == nullptr || metrics_retired_) return;  // evaluate_mu_ is held
   for (const FeatureDrift& f : report.features) {
     detected_family_->WithLabels({model_, f.feature}).Set(f.drifted ? 1 : 0);
     status_family_->WithLabels({model_, f.feature}).Set(static_cast<double>(f.status));

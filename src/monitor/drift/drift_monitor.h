@@ -201,6 +201,11 @@ class DriftMonitor {
   // serve without re-evaluating); before the first one, a report with no features.
   DriftReport LastReport() const;
 
+  // Removes this monitor's series from the registry and stops exporting them (a monitor being
+  // retired, e.g. of a model version no longer served). Call before a monitor of the same
+  // name is created: that one's series then start afresh. Waits for a running Evaluate.
+  void RetireMetrics();
+
  private:
   struct Column;
   struct Batch;
@@ -259,6 +264,7 @@ class DriftMonitor {
 
   std::mutex evaluate_mu_;
   std::optional<DriftThresholds> thresholds_;  // guarded by evaluate_mu_
+  bool metrics_retired_ = false;               // guarded by evaluate_mu_
   mutable std::mutex last_mu_;
   std::shared_ptr<const DriftReport> last_report_;
 

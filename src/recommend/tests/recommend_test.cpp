@@ -430,10 +430,19 @@ TEST(Reranker, TrainedWithTheModelsSavedLoadedAndServed) {
   ASSERT_TRUE(without.ok());
   EXPECT_EQ(without->results.size(), 5u);
   EXPECT_EQ(position(*without, "u5-fav7"), without->results.size());
-  // A corrupt reranker is refused with data_loss, never served.
+  // A corrupt reranker is never served: it is left out (logged), and the blend answers; the
+  // versions say so.
   ASSERT_TRUE(WriteFileAtomically(dir + "/rerank/1/model.bin", "SWREC garbage").ok());
-  EXPECT_EQ(LoadLatestModels(dir).status().code(), ErrorCode::kDataLoss);
-  EXPECT_EQ(RecommendService::Open(so).status().code(), ErrorCode::kDataLoss);
+  auto without_reranker = LoadLatestModels(dir);
+  ASSERT_TRUE(without_reranker.ok()) << without_reranker.status().ToString();
+  EXPECT_EQ(without_reranker->reranker, nullptr);
+  so.rerank = true;
+  auto degraded = RecommendService::Open(so);
+  ASSERT_TRUE(degraded.ok()) << degraded.status().ToString();
+  EXPECT_EQ((*degraded)->model_versions().find("rerank"), std::string::npos) << (*degraded)->model_versions();
+  auto blended = (*degraded)->Recommend(r);
+  ASSERT_TRUE(blended.ok());
+  EXPECT_EQ(blended->results.size(), 5u);
   // A later training that kept no reranker supersedes the old one: it is no longer loaded.
   options.train_reranker = false;
   auto retrained = TrainModels(log, options, "all");

@@ -254,6 +254,14 @@ TEST_F(ModelDriftTest, OnlyTheTwoNewestVersionsOfAModelKeepAMonitor) {
   EXPECT_NE(ReportOf(reports, "shop-ranker:3"), nullptr);
   // The retired version's series are gone from the scrape.
   EXPECT_EQ(registry.Expose().find("model=\"shop-ranker:1\""), std::string::npos);
+  // A rollback to it: a fresh monitor whose series come back (the retired one removes nothing
+  // of the new one's when it goes).
+  Serve(**m, "shop-ranker", 1, VersionDir("shop-ranker", 1), rng, 2, -1, 1);
+  const auto after = (*m)->DriftReports(true);
+  EXPECT_NE(ReportOf(after, "shop-ranker:1"), nullptr);
+  EXPECT_EQ(ReportOf(after, "shop-ranker:2"), nullptr);
+  (*m)->DriftReports(true);  // drops the retired monitors
+  EXPECT_NE(registry.Expose().find("shelfwatch_drift_status{model=\"shop-ranker:1\""), std::string::npos);
 }
 
 TEST_F(ModelDriftTest, TheServedLogKeepsTheRankerFeaturesOfTheReturnedItems) {
