@@ -216,7 +216,10 @@ void LiveCoVisitation::Score(std::span<const Neighbor> query, ScoreAccumulator& 
     std::lock_guard lock(s.mu);
     auto it = s.items.find(q.item);
     if (it == s.items.end()) continue;
-    for (const auto& nb : it->second) acc.Add(nb.item, q.weight * nb.weight);
+    // An item interned by a concurrent OnEvent after `acc` was sized is not scored this time.
+    for (const auto& nb : it->second) {
+      if (nb.item < acc.size()) acc.Add(nb.item, q.weight * nb.weight);
+    }
   }
 }
 

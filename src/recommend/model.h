@@ -68,6 +68,7 @@ class ScoreAccumulator {
     if (scores_[item] == 0) scores_[item] = 1e-30f;  // keep it marked as touched
   }
   float Get(uint32_t item) const { return scores_[item]; }
+  size_t size() const { return scores_.size(); }  // items it was Reset for
   // Moves the non-zero scores into `out` (appending) and clears the array.
   void Drain(std::vector<Candidate>* out);
   // Per-thread instance; callers must Drain before handing it to another model.
