@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <sstream>
 
@@ -167,6 +168,12 @@ struct Monitoring::CatalogMonitors {
   bool search_saved = false;
   bool terms_saved = false;
   bool recommend_saved = false;
+  // The reference queries and how they are searched, kept so that the reference can be rebuilt
+  // when the serving models change (FollowModelSwaps; the evaluator thread only after setup).
+  std::vector<std::string> reference_queries;
+  pipeline::CatalogSnapshot snapshot;
+  pipeline::SearchPipeline* serving = nullptr;
+  std::string reference_versions;  // model_versions of the searches behind the reference
 
   std::vector<std::pair<drift::DriftMonitor*, bool*>> Monitors() {
     std::vector<std::pair<drift::DriftMonitor*, bool*>> m = {{search.get(), &search_saved}, {terms.get(), &terms_saved}};
@@ -327,6 +334,7 @@ void Monitoring::EvaluateLoop() {
   std::unique_lock<std::mutex> lock(evaluate_mu_);
   while (!evaluate_cv_.wait_for(lock, period, [this] { return stopping_; })) {
     lock.unlock();
+    FollowModelSwaps();
     DriftReports(true);
     // A reference frozen from live traffic is kept at once: a crash must not lose it.
     SaveReferences(/*only_unsaved=*/true);
@@ -435,39 +443,12 @@ Status Monitoring::OnCatalogReady(const pipeline::CatalogSnapshot& snapshot, pip
   if (ref != options_.drift_references.end()) {
     auto queries = eval::LoadQueries(ref->second.path, ref->second.split);
     if (!queries.ok()) return queries.status();
-    drift::ReferenceBuilder search_ref = cm->search->NewReferenceBuilder();
-    drift::ReferenceBuilder terms_ref = cm->terms->NewReferenceBuilder();
-    std::vector<float> scores;
-    drift::FeatureValue row[kTopCategory + 1];
-    std::string versions = "bm25";
-    for (const auto& q : *queries) {
-      pipeline::SearchParams sp;
-      sp.query = q.text;
-      scores.clear();
-      std::string_view top;
-      size_t n = 0;
-      if (serving) {
-        // As searches are served: the same stages and models, so the scores mean the same.
-        pipeline::PipelineResult out;
-        serving->Run(snapshot, sp, /*explain=*/false, &out);
-        for (const auto& h : out.hits) scores.push_back(h.score);
-        if (!out.hits.empty()) top = TopCategory(cat.product(out.hits[0].doc));
-        n = SearchRow(q.text.size(), out.terms.size(), out.total_hits, scores, top, cm->with_category, row);
-        for (const auto& t : out.terms) (void)terms_ref.Add({drift::FeatureValue::Category(t)});
-        versions = out.model_versions;
-      } else {
-        pipeline::SearchOutcome out = pipeline::RunLexicalSearch(snapshot, sp);
-        for (const auto& h : out.result.hits) scores.push_back(h.score);
-        if (!out.result.hits.empty()) top = TopCategory(cat.product(out.result.hits[0].doc));
-        n = SearchRow(q.text.size(), out.query_terms, out.result.total_hits, scores, top, cm->with_category, row);
-        for (const auto& t : out.terms) (void)terms_ref.Add({drift::FeatureValue::Category(t)});
-      }
-      (void)search_ref.Add(std::span<const drift::FeatureValue>(row, n));
-    }
-    if (Status st = cm->search->SetReference(std::move(search_ref).Finish()); !st.ok()) return st;
-    if (Status st = cm->terms->SetReference(std::move(terms_ref).Finish()); !st.ok()) return st;
+    for (const auto& q : *queries) cm->reference_queries.push_back(q.text);
+    cm->snapshot = snapshot;
+    cm->serving = serving;
+    SW_RETURN_IF_ERROR(BuildSearchReference(*cm, std::numeric_limits<double>::quiet_NaN()));
     log::Info("drift reference built", {{"catalog", snapshot.name}, {"queries", std::to_string(queries->size())},
-                                         {"path", ref->second.path}, {"models", versions}});
+                                         {"path", ref->second.path}, {"models", cm->reference_versions}});
   } else {
     for (auto [m, saved] : cm->Monitors()) {
       std::string path = ReferencePath(m->model());
@@ -483,6 +464,71 @@ Status Monitoring::OnCatalogReady(const pipeline::CatalogSnapshot& snapshot, pip
   catalogs_.push_back(std::move(cm));
   catalog_count_.store(catalogs_.size(), std::memory_order_release);
   return Status::Ok();
+}
+
+Status Monitoring::BuildSearchReference(CatalogMonitors& cm, double window_from) {
+  const pipeline::CatalogSnapshot& snapshot = cm.snapshot;
+  const catalog::Catalog& cat = *snapshot.catalog;
+  drift::ReferenceBuilder search_ref = cm.search->NewReferenceBuilder();
+  drift::ReferenceBuilder terms_ref = cm.terms->NewReferenceBuilder();
+  std::vector<float> scores;
+  drift::FeatureValue row[kTopCategory + 1];
+  std::string versions = "bm25";
+  for (const std::string& text : cm.reference_queries) {
+    pipeline::SearchParams sp;
+    sp.query = text;
+    scores.clear();
+    std::string_view top;
+    size_t n = 0;
+    if (cm.serving) {
+      // As searches are served: the same stages and models, so the scores mean the same.
+      pipeline::PipelineResult out;
+      cm.serving->Run(snapshot, sp, /*explain=*/false, &out);
+      for (const auto& h : out.hits) scores.push_back(h.score);
+      if (!out.hits.empty()) top = TopCategory(cat.product(out.hits[0].doc));
+      n = SearchRow(text.size(), out.terms.size(), out.total_hits, scores, top, cm.with_category, row);
+      for (const auto& t : out.terms) (void)terms_ref.Add({drift::FeatureValue::Category(t)});
+      versions = out.model_versions;
+    } else {
+      pipeline::SearchOutcome out = pipeline::RunLexicalSearch(snapshot, sp);
+      for (const auto& h : out.result.hits) scores.push_back(h.score);
+      if (!out.result.hits.empty()) top = TopCategory(cat.product(out.result.hits[0].doc));
+      n = SearchRow(text.size(), out.query_terms, out.result.total_hits, scores, top, cm.with_category, row);
+      for (const auto& t : out.terms) (void)terms_ref.Add({drift::FeatureValue::Category(t)});
+    }
+    (void)search_ref.Add(std::span<const drift::FeatureValue>(row, n));
+  }
+  SW_RETURN_IF_ERROR(cm.search->SetReference(std::move(search_ref).Finish(), window_from));
+  SW_RETURN_IF_ERROR(cm.terms->SetReference(std::move(terms_ref).Finish(), window_from));
+  cm.reference_versions = versions;
+  return Status::Ok();
+}
+
+size_t Monitoring::FollowModelSwaps() {
+  std::lock_guard<std::mutex> follow(follow_mu_);
+  size_t rebuilt = 0;
+  size_t n = catalog_count_.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; ++i) {
+    CatalogMonitors& cm = *catalogs_[i];
+    if (!cm.serving || cm.reference_queries.empty()) continue;
+    // One probe search says which models answer now.
+    pipeline::SearchParams probe;
+    probe.query = cm.reference_queries.front();
+    pipeline::PipelineResult out;
+    cm.serving->Run(cm.snapshot, probe, /*explain=*/false, &out);
+    if (out.model_versions == cm.reference_versions) continue;
+    const std::string before = cm.reference_versions;
+    const double now = static_cast<double>(UnixMillis()) / 1000.0;
+    if (Status st = BuildSearchReference(cm, now); !st.ok()) {
+      log::Warn("drift reference not rebuilt for new models", {{"catalog", cm.name}, {"error", st.message()}});
+      continue;
+    }
+    cm.search_saved = cm.terms_saved = false;  // the evaluator writes the new ones
+    ++rebuilt;
+    log::Info("drift reference rebuilt for new models; the current window restarts",
+              {{"catalog", cm.name}, {"from", before}, {"to", cm.reference_versions}});
+  }
+  return rebuilt;
 }
 
 void Monitoring::RecordSearch(SearchObservation&& o) {

@@ -206,6 +206,13 @@ class Monitoring {
   // kNotFound for an unknown model; the monitor's errors otherwise (range outside the retained
   // history or empty).
   Status SetReferenceFromWindow(std::string_view model, double start_unix_s, double end_unix_s);
+  // For catalogs whose reference came from queries run through the search pipeline: when the
+  // models answering now differ from the ones behind the reference (a hot swap), rebuilds the
+  // reference with them and restarts the current window, so that new-model scores are not
+  // judged against old-model ones. The evaluator thread calls it before each evaluation (one
+  // probe search per catalog; a rebuild runs every reference query once). Returns how many
+  // references were rebuilt.
+  size_t FollowModelSwaps();
   // New drift thresholds for every monitor, from the next evaluation on (config reload).
   void SetDriftThresholds(const monitor::drift::DriftThresholds& thresholds);
   // Names feedback ingestion failures (store_error, queue_full, too_large, bad_body).
@@ -215,6 +222,9 @@ class Monitoring {
   struct CatalogMonitors;
   Monitoring(MonitoringOptions options, monitor::Registry* registry);
   CatalogMonitors* MonitorsFor(std::string_view catalog) const;
+  // The search and query-term references of `cm` from its reference queries; the current
+  // window restarts after `window_from` when it is finite.
+  Status BuildSearchReference(CatalogMonitors& cm, double window_from);
   struct ModelMonitor;
   // The drift monitor of a model version, created on first use (null when it cannot be).
   std::shared_ptr<ModelMonitor> ModelMonitorFor(const SearchObservation::ModelUse& use, uint32_t vector_dim);
@@ -251,6 +261,7 @@ class Monitoring {
   std::vector<std::shared_ptr<ModelMonitor>> retired_models_;  // evicted, dropped by DriftReports
   static constexpr size_t kVersionsPerModel = 2;
 
+  std::mutex follow_mu_;  // one FollowModelSwaps at a time
   std::mutex evaluate_mu_;
   std::condition_variable evaluate_cv_;
   bool stopping_ = false;

@@ -473,7 +473,7 @@ void DriftMonitor::FlushAll() {
   drained_cv_.wait(lock, [&] { return published_seq_ >= target; });
 }
 
-Status DriftMonitor::SetReference(Profile reference) {
+Status DriftMonitor::SetReference(Profile reference, double window_from_unix_seconds) {
   const auto& theirs = reference.specs();
   if (theirs.size() != features_->size()) {
     return InvalidArgument("the reference profiles " + std::to_string(theirs.size()) + " features, monitor '" + model_ +
@@ -486,7 +486,10 @@ Status DriftMonitor::SetReference(Profile reference) {
                              "', monitor '" + model_ + "' expects '" + mine.name + "' of the same kind and dim");
     }
   }
-  auto ref = std::make_shared<const Reference>(std::move(reference), "rows", kNaN, kNaN, kNoBucket);
+  const int64_t first_current = std::isfinite(window_from_unix_seconds)
+                                    ? BucketOf(window_from_unix_seconds, options_.bucket_seconds) + 1
+                                    : kNoBucket;
+  auto ref = std::make_shared<const Reference>(std::move(reference), "rows", kNaN, kNaN, first_current);
   std::lock_guard<std::mutex> lock(store_mu_);
   InstallLocked(std::move(ref));
   return Status::Ok();

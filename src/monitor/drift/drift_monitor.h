@@ -74,6 +74,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <list>
 #include <map>
 #include <memory>
@@ -178,7 +179,10 @@ class DriftMonitor {
   ReferenceBuilder NewReferenceBuilder() const { return ReferenceBuilder(features_, options_.sketches); }
   // (a) Installs a reference built from rows; kInvalidArgument when it profiles other
   // features. Replaces any reference and stops an automatic one still being collected.
-  Status SetReference(Profile reference);
+  // With a finite `window_from_unix_seconds`, the current window restarts after that moment
+  // (from the next bucket): observations from before it are not compared with this reference
+  // (a reference rebuilt for new models must not judge the old models' rows).
+  Status SetReference(Profile reference, double window_from_unix_seconds = std::numeric_limits<double>::quiet_NaN());
   // (b) The recorded observations in [start, end) (whole buckets) become the reference.
   // kInvalidArgument when end <= start; kFailedPrecondition when the range begins before the
   // retained history or holds no observations.

@@ -14,12 +14,15 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "models/embedding_encoder.h"
 #include "models/model_repository.h"
 #include "monitor/metrics.h"
 #include "ranking/tests/synthetic.h"
 #include "ranking/trainer.h"
+#include "server/monitoring.h"
+#include "common/request_id.h"
 #include "support/test_server.h"
 
 namespace shelfwatch::pipeline {
@@ -323,6 +326,107 @@ TEST_F(SearchPipelineTest, ARankerTrainedWithJudgmentPriorsGetsThemAsItsPopulari
     }
   }
   EXPECT_TRUE(judged_seen);
+  fs::remove_all(root);
+}
+
+TEST_F(SearchPipelineTest, TheCatalogDriftReferenceFollowsAModelSwap) {
+  // A catalog reference built from queries through the pipeline scores them with the ranker
+  // serving then; after a swap to a ranker with other scores it must be rebuilt, or every
+  // search looks drifted.
+  const std::string root = testing::MakeTempDir("pipeline-follow");
+  fs::copy(*root_ + "/synthetic-embedding", root + "/synthetic-embedding", fs::copy_options::recursive);
+  models::RepositoryOptions ro;
+  ro.root = root;
+  ro.validate = ValidateRankingFeatures;
+  models::ModelRepository repo(ro);
+  ASSERT_TRUE(repo.Start().ok());
+  ranking::CandidateOptions co;
+  co.lexical = 10;
+  co.vector = 10;
+  co.fused = 10;
+  auto generator =
+      std::make_shared<const ranking::CandidateGenerator>(task_->index, Catalog(), *repo.Get("synthetic-embedding"), co);
+  auto terms = ranking::ProductTerms::Build(task_->catalog, task_->index->options().analyzer);
+  ASSERT_TRUE(terms.ok());
+  ranking::FeatureExtractor extractor(*terms, task_->index->options().bm25,
+                                      ranking::FieldWeights(task_->index->options()), generator->depths());
+  auto train = [&](int trees, double eta) {
+    ranking::RankerTrainingOptions options;
+    options.generator = generator;
+    options.trees = trees;
+    options.eta = eta;
+    options.depth = 3;
+    options.validation_share = 0;
+    options.objectives = {"rank:pairwise"};
+    options.nthread = 1;
+    auto trained = ranking::TrainRanker(task_->index, task_->catalog, extractor, task_->queries, options);
+    ASSERT_TRUE(trained.ok()) << trained.status().ToString();
+    ASSERT_TRUE(ranking::WriteRankerVersion(root + "/synthetic-ranker", *trained, task_->index->options()).ok());
+    ASSERT_TRUE(repo.Poll().ok());
+  };
+  train(5, 0.05);  // small scores
+  {
+    std::ofstream queries(root + "/queries.csv");
+    queries << "query_id,query\n";
+    for (size_t i = 0; i < task_->queries.size(); ++i) queries << i + 1 << "," << task_->queries[i].text << "\n";
+  }
+  server::MonitoringOptions mo;
+  mo.drift_interval_s = 0;
+  mo.drift_bucket_s = 1;
+  mo.drift_window_s = 3600;
+  mo.drift_sample_every = 1;
+  mo.drift_full_rows_per_minute = 0;
+  mo.drift_reference_rows = 0;
+  mo.drift_references["synthetic"] = {root + "/queries.csv", eval::Split::kAll};
+  monitor::Registry registry;
+  auto monitoring = server::Monitoring::Open(mo, &registry);
+  ASSERT_TRUE(monitoring.ok()) << monitoring.status().ToString();
+  SearchPipeline p(&repo, nullptr);
+  const CatalogSnapshot snapshot = Snapshot(true, true);
+  ASSERT_TRUE((*monitoring)->OnCatalogReady(snapshot, &p).ok());
+  // Searches as the server records them.
+  auto serve_all = [&] {
+    for (const auto& q : task_->queries) {
+      const PipelineResult r = Search(p, snapshot, q.text);
+      std::vector<std::string> ids;
+      std::vector<float> scores;
+      for (const auto& h : r.hits) {
+        ids.push_back(IdOf(h.doc));
+        scores.push_back(h.score);
+      }
+      server::SearchObservation o;
+      o.catalog = "synthetic";
+      o.request_id = NewRequestId();
+      o.query = q.text;
+      o.terms = r.terms;
+      o.item_ids = ids;
+      o.scores = scores;
+      o.total_hits = r.total_hits;
+      (*monitoring)->RecordSearch(std::move(o));
+    }
+  };
+  auto top_score_drifted = [&] {
+    for (const auto& report : (*monitoring)->DriftReports(true)) {
+      if (report.model != "synthetic/search") continue;
+      const auto* f = report.Find("top_score");
+      return f != nullptr && f->evaluated && f->drifted;
+    }
+    ADD_FAILURE() << "no synthetic/search monitor";
+    return false;
+  };
+  serve_all();
+  EXPECT_FALSE(top_score_drifted());
+  EXPECT_EQ((*monitoring)->FollowModelSwaps(), 0u);  // same models: nothing to rebuild
+
+  train(80, 0.3);  // the new version scores on another scale
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  serve_all();
+  EXPECT_TRUE(top_score_drifted());  // what an unfollowed swap looks like
+  EXPECT_EQ((*monitoring)->FollowModelSwaps(), 1u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the window restarts next bucket
+  serve_all();
+  EXPECT_FALSE(top_score_drifted());
+  EXPECT_EQ((*monitoring)->FollowModelSwaps(), 0u);
   fs::remove_all(root);
 }
 
