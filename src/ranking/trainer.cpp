@@ -12,6 +12,7 @@
 #include <numeric>
 
 #include "common/clock.h"
+#include "common/yaml_scalar.h"
 #include "ranking/model_drift.h"
 #include "ranking/reranker.h"
 #include "ranking/xgboost_error.h"
@@ -480,21 +481,6 @@ Result<TrainedRanker> TrainRankerOnFeedback(const std::vector<FeedbackList>& lis
   return out;
 }
 
-namespace {
-// A YAML double-quoted scalar (YAML 1.2, section 7.3.1: backslash escapes).
-std::string YamlQuoted(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out + "\"";
-}
-}  // namespace
 
 Result<std::string> WriteRankerVersion(const std::string& model_dir, const TrainedRanker& ranker,
                                        const retrieval::IndexOptions& index_options) {
@@ -518,7 +504,7 @@ Result<std::string> WriteRankerVersion(const std::string& model_dir, const Train
                 "bm25: {k1: %g, b: %g}\nfields: [%s]\nanalyzer: \"%s\"\n"
                 "validation_ndcg_at_10: %.4f\nvalidation_bm25_ndcg_at_10: %.4f\n"
                 "validation_queries: %zu\ntrain_queries: %zu\nrows: %zu\nseconds: %.1f\n",
-                YamlQuoted(ranker.trained_on).c_str(), ranker.objective.c_str(), ranker.trees, ranker.depth, ranker.eta,
+                YamlDoubleQuoted(ranker.trained_on).c_str(), ranker.objective.c_str(), ranker.trees, ranker.depth, ranker.eta,
                 ranker.candidates,
                 ranker.lexical_candidates, ranker.vector_candidates, ranker.embedding_model.c_str(),
                 static_cast<double>(index_options.bm25.k1), static_cast<double>(index_options.bm25.b), fields.c_str(),

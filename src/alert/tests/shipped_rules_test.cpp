@@ -11,6 +11,7 @@
 #include <set>
 
 #include "alert/evaluator.h"
+#include "common/yaml_scalar.h"
 #include "monitor/history/metric_history.h"
 #include "support/test_server.h"
 
@@ -127,18 +128,6 @@ struct Scenario {
   }
 };
 
-std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out + "\"";
-}
 
 TEST(ShippedRulesTest, EmbeddedEvaluatorAndPrometheusAgreeOnAScenario) {
   if (::access(kPromtool, X_OK) != 0) GTEST_SKIP() << kPromtool << " is not installed (apt install prometheus)";
@@ -226,10 +215,10 @@ TEST(ShippedRulesTest, EmbeddedEvaluatorAndPrometheusAgreeOnAScenario) {
       for (const Alert& a : alerts) {
         test << "          - exp_labels:\n";
         for (const auto& [k, v] : a.labels.labels()) {
-          if (k != "alertname") test << "              " << k << ": " << Quote(v) << "\n";
+          if (k != "alertname") test << "              " << k << ": " << YamlDoubleQuoted(v) << "\n";
         }
         test << "            exp_annotations:\n";
-        for (const auto& [k, v] : a.annotations) test << "              " << k << ": " << Quote(v) << "\n";
+        for (const auto& [k, v] : a.annotations) test << "              " << k << ": " << YamlDoubleQuoted(v) << "\n";
       }
     }
   }

@@ -75,34 +75,55 @@ class SearchPipelineTest : public ::testing::Test {
     ro.validate = ValidateRankingFeatures;
     repo_ = new models::ModelRepository(ro);
     ASSERT_TRUE(repo_->Start().ok());
-    auto embedding = repo_->Get("synthetic-embedding");
-    ASSERT_TRUE(embedding.ok()) << embedding.status().ToString();
-
-    // The ranker learns on the candidates the pipeline will give it: BM25 + vectors, fused.
-    ranking::CandidateOptions co;
-    co.lexical = 10;
-    co.vector = 10;
-    co.fused = 10;
-    auto generator = std::make_shared<const ranking::CandidateGenerator>(task_->index, Catalog(), *embedding, co);
-    auto terms = ranking::ProductTerms::Build(task_->catalog, task_->index->options().analyzer);
-    ASSERT_TRUE(terms.ok());
-    ranking::FeatureExtractor extractor(*terms, task_->index->options().bm25,
-                                        ranking::FieldWeights(task_->index->options()), generator->depths());
+    ASSERT_TRUE(repo_->Get("synthetic-embedding").ok());
+    TrainRankerInto(*root_, *repo_, RankerOptions());
+    ASSERT_TRUE(repo_->Get("synthetic-ranker").ok());
+  }
+  // What the suite's rankers train with (20 trees of depth 3, no validation, rank:ndcg).
+  static ranking::RankerTrainingOptions RankerOptions() {
     ranking::RankerTrainingOptions options;
-    options.generator = generator;
     options.trees = 20;
     options.depth = 3;
     options.validation_share = 0;
     options.objectives = {"rank:ndcg"};
     options.nthread = 1;
+    return options;
+  }
+  // A ranker learnt on the candidates the pipeline gives it (BM25 + the vectors of `repo`'s
+  // synthetic-embedding, fused), written as the next version of root/synthetic-ranker and
+  // picked up by `repo`.
+  static void TrainRankerInto(const std::string& root, models::ModelRepository& repo,
+                              ranking::RankerTrainingOptions options) {
+    auto embedding = repo.Get("synthetic-embedding");
+    ASSERT_TRUE(embedding.ok()) << embedding.status().ToString();
+    ranking::CandidateOptions co;
+    co.lexical = 10;
+    co.vector = 10;
+    co.fused = 10;
+    options.generator = std::make_shared<const ranking::CandidateGenerator>(task_->index, Catalog(), *embedding, co);
+    auto terms = ranking::ProductTerms::Build(task_->catalog, task_->index->options().analyzer);
+    ASSERT_TRUE(terms.ok());
+    ranking::FeatureExtractor extractor(*terms, task_->index->options().bm25,
+                                        ranking::FieldWeights(task_->index->options()), options.generator->depths());
     auto trained = ranking::TrainRanker(task_->index, task_->catalog, extractor, task_->queries, options);
     ASSERT_TRUE(trained.ok()) << trained.status().ToString();
     EXPECT_EQ(trained->vector_candidates, 10u);
-    auto dir = ranking::WriteRankerVersion(*root_ + "/synthetic-ranker", *trained, task_->index->options());
+    auto dir = ranking::WriteRankerVersion(root + "/synthetic-ranker", *trained, task_->index->options());
     ASSERT_TRUE(dir.ok()) << dir.status().ToString();
-    ASSERT_TRUE(repo_->Poll().ok());
-    ASSERT_TRUE(repo_->Get("synthetic-ranker").ok());
+    ASSERT_TRUE(repo.Poll().ok());
+    ASSERT_TRUE(repo.Get("synthetic-ranker").ok());
   }
+  // A repository at a new temporary `root` holding a copy of the suite's embedding.
+  static std::unique_ptr<models::ModelRepository> RepositoryWithEmbedding(const std::string& root) {
+    fs::copy(*root_ + "/synthetic-embedding", root + "/synthetic-embedding", fs::copy_options::recursive);
+    models::RepositoryOptions ro;
+    ro.root = root;
+    ro.validate = ValidateRankingFeatures;
+    auto repo = std::make_unique<models::ModelRepository>(ro);
+    EXPECT_TRUE(repo->Start().ok());
+    return repo;
+  }
+
   static void TearDownTestSuite() {
     delete repo_;
     fs::remove_all(*root_);
@@ -282,36 +303,13 @@ TEST_F(SearchPipelineTest, ARankerTrainedWithJudgmentPriorsGetsThemAsItsPopulari
   // train ranker --prior judgments ships priors.csv; the pipeline must feed it to the
   // popularity feature, as training did, not 0.
   const std::string root = testing::MakeTempDir("pipeline-priors");
-  fs::copy(*root_ + "/synthetic-embedding", root + "/synthetic-embedding", fs::copy_options::recursive);
-  models::RepositoryOptions ro;
-  ro.root = root;
-  ro.validate = ValidateRankingFeatures;
-  models::ModelRepository repo(ro);
-  ASSERT_TRUE(repo.Start().ok());
-  ranking::CandidateOptions co;
-  co.lexical = 10;
-  co.vector = 10;
-  co.fused = 10;
-  auto generator = std::make_shared<const ranking::CandidateGenerator>(task_->index, Catalog(),
-                                                                       *repo.Get("synthetic-embedding"), co);
-  auto terms = ranking::ProductTerms::Build(task_->catalog, task_->index->options().analyzer);
-  ASSERT_TRUE(terms.ok());
-  ranking::FeatureExtractor extractor(*terms, task_->index->options().bm25,
-                                      ranking::FieldWeights(task_->index->options()), generator->depths());
-  ranking::RankerTrainingOptions options;
-  options.generator = generator;
+  auto repo = RepositoryWithEmbedding(root);
+  ranking::RankerTrainingOptions options = RankerOptions();
   options.trees = 10;
-  options.depth = 3;
-  options.validation_share = 0;
-  options.objectives = {"rank:ndcg"};
-  options.nthread = 1;
   options.judgment_prior = true;
-  auto trained = ranking::TrainRanker(task_->index, task_->catalog, extractor, task_->queries, options);
-  ASSERT_TRUE(trained.ok()) << trained.status().ToString();
-  ASSERT_FALSE(trained->priors.empty());
-  ASSERT_TRUE(ranking::WriteRankerVersion(root + "/synthetic-ranker", *trained, task_->index->options()).ok());
-  ASSERT_TRUE(repo.Poll().ok());
-  SearchPipeline p(&repo, nullptr);
+  TrainRankerInto(root, *repo, options);
+  ASSERT_TRUE(fs::exists(root + "/synthetic-ranker/1/priors.csv"));
+  SearchPipeline p(repo.get(), nullptr);
   const auto r = Search(p, Snapshot(true, true), task_->queries[2].text, 5, 0, /*explain=*/true);
   ASSERT_EQ(r.stages, "bm25+vector+rrf+ranker");
   const auto names = ranking::FeatureNames();
@@ -334,35 +332,13 @@ TEST_F(SearchPipelineTest, TheCatalogDriftReferenceFollowsAModelSwap) {
   // serving then; after a swap to a ranker with other scores it must be rebuilt, or every
   // search looks drifted.
   const std::string root = testing::MakeTempDir("pipeline-follow");
-  fs::copy(*root_ + "/synthetic-embedding", root + "/synthetic-embedding", fs::copy_options::recursive);
-  models::RepositoryOptions ro;
-  ro.root = root;
-  ro.validate = ValidateRankingFeatures;
-  models::ModelRepository repo(ro);
-  ASSERT_TRUE(repo.Start().ok());
-  ranking::CandidateOptions co;
-  co.lexical = 10;
-  co.vector = 10;
-  co.fused = 10;
-  auto generator =
-      std::make_shared<const ranking::CandidateGenerator>(task_->index, Catalog(), *repo.Get("synthetic-embedding"), co);
-  auto terms = ranking::ProductTerms::Build(task_->catalog, task_->index->options().analyzer);
-  ASSERT_TRUE(terms.ok());
-  ranking::FeatureExtractor extractor(*terms, task_->index->options().bm25,
-                                      ranking::FieldWeights(task_->index->options()), generator->depths());
+  auto repo = RepositoryWithEmbedding(root);
   auto train = [&](int trees, double eta) {
-    ranking::RankerTrainingOptions options;
-    options.generator = generator;
+    ranking::RankerTrainingOptions options = RankerOptions();
     options.trees = trees;
     options.eta = eta;
-    options.depth = 3;
-    options.validation_share = 0;
     options.objectives = {"rank:pairwise"};
-    options.nthread = 1;
-    auto trained = ranking::TrainRanker(task_->index, task_->catalog, extractor, task_->queries, options);
-    ASSERT_TRUE(trained.ok()) << trained.status().ToString();
-    ASSERT_TRUE(ranking::WriteRankerVersion(root + "/synthetic-ranker", *trained, task_->index->options()).ok());
-    ASSERT_TRUE(repo.Poll().ok());
+    TrainRankerInto(root, *repo, options);
   };
   train(5, 0.05);  // small scores
   {
@@ -381,7 +357,7 @@ TEST_F(SearchPipelineTest, TheCatalogDriftReferenceFollowsAModelSwap) {
   monitor::Registry registry;
   auto monitoring = server::Monitoring::Open(mo, &registry);
   ASSERT_TRUE(monitoring.ok()) << monitoring.status().ToString();
-  SearchPipeline p(&repo, nullptr);
+  SearchPipeline p(repo.get(), nullptr);
   const CatalogSnapshot snapshot = Snapshot(true, true);
   ASSERT_TRUE((*monitoring)->OnCatalogReady(snapshot, &p).ok());
   // Searches as the server records them.
