@@ -243,4 +243,9 @@ std::string Flags::Help() const {
   return out;
 }
 
+void PrintProgressLine(std::string_view line) {
+  std::printf("%.*s\n", static_cast<int>(line.size()), line.data());
+  std::fflush(stdout);
+}
+
 }  // namespace shelfwatch::cli

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -65,5 +66,12 @@ class Flags {
   std::map<std::string, std::string> origins_;  // flag -> "FILE:LINE:COL" for YAML values
   std::vector<std::string> positional_;
 };
+
+// The exit status of a command that failed with `st`: 2 for a usage error (kInvalidArgument),
+// 1 for anything else.
+inline int ExitCodeFor(const Status& st) { return st.code() == ErrorCode::kInvalidArgument ? 2 : 1; }
+
+// Writes a progress line of a long command (training) to standard output at once.
+void PrintProgressLine(std::string_view line);
 
 }  // namespace shelfwatch::cli

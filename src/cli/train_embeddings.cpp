@@ -177,14 +177,11 @@ int RunTrainEmbeddings(int argc, char** argv) {
   options.min_gain = *min_gain;
   options.self_supervision = *self_supervision;
   options.validation_share = *validation;
-  options.log = [](std::string_view line) {
-    std::printf("%.*s\n", static_cast<int>(line.size()), line.data());
-    std::fflush(stdout);
-  };
+  options.log = PrintProgressLine;
 
   log::SetLevel(log::Level::kWarn);
   auto snap = LoadCatalogArgument(flags.Get("catalog"), "train");
-  if (!snap.ok()) return fail(snap.status(), snap.status().code() == ErrorCode::kInvalidArgument ? 2 : 1);
+  if (!snap.ok()) return fail(snap.status(), ExitCodeFor(snap.status()));
 
   // TRAIN only: the reported split never shapes the model.
   auto queries = eval::LoadJudgedQueries(flags.Get("queries"), flags.Get("qrels"), eval::Split::kTrain);
@@ -203,7 +200,7 @@ int RunTrainEmbeddings(int argc, char** argv) {
               options.encoder.word_ngrams, char_min, char_max);
 
   auto trained = ranking::TrainEmbeddings(*(*snap)->catalog, *queries, options);
-  if (!trained.ok()) return fail(trained.status(), trained.status().code() == ErrorCode::kInvalidArgument ? 2 : 1);
+  if (!trained.ok()) return fail(trained.status(), ExitCodeFor(trained.status()));
   auto dir = ranking::WriteEmbeddingVersion(flags.Get("out"), *trained);
   if (!dir.ok()) return fail(dir.status(), 1);
   std::printf("wrote %s (best epoch %d of %zu, %zu queries, %zu pairs, %.1f s)\n", dir->c_str(), trained->best_epoch,

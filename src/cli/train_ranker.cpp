@@ -127,23 +127,20 @@ int RunTrainRanker(int argc, char** argv) {
     return fail(InvalidArgument("--prior is none or judgments"), 2);
   }
   options.judgment_prior = flags.Get("prior") == "judgments";
-  options.log = [](std::string_view line) {
-    std::printf("%.*s\n", static_cast<int>(line.size()), line.data());
-    std::fflush(stdout);
-  };
+  options.log = PrintProgressLine;
 
   log::SetLevel(log::Level::kWarn);
   auto snap = LoadCatalogArgument(flags.Get("catalog"), "train");
-  if (!snap.ok()) return fail(snap.status(), snap.status().code() == ErrorCode::kInvalidArgument ? 2 : 1);
+  if (!snap.ok()) return fail(snap.status(), ExitCodeFor(snap.status()));
   const retrieval::IndexOptions& index_options = (*snap)->index->options();
 
   if (from_export) {
     size_t requests = 0;
     auto lists = ReadExport(flags.Get("from-export"), &requests);
-    if (!lists.ok()) return fail(lists.status(), lists.status().code() == ErrorCode::kInvalidArgument ? 2 : 1);
+    if (!lists.ok()) return fail(lists.status(), ExitCodeFor(lists.status()));
     std::printf("export: %zu requests, %zu lists with ranker features\n", requests, lists->size());
     auto trained = ranking::TrainRankerOnFeedback(*lists, options);
-    if (!trained.ok()) return fail(trained.status(), trained.status().code() == ErrorCode::kInvalidArgument ? 2 : 1);
+    if (!trained.ok()) return fail(trained.status(), ExitCodeFor(trained.status()));
     // Served over the candidate lists this command is told (the ones the logged features came from).
     trained->candidates = options.candidates;
     trained->lexical_candidates = options.candidates;
@@ -220,7 +217,7 @@ int RunTrainRanker(int argc, char** argv) {
               static_cast<int>(ranking::kNumFeatures));
 
   auto trained = ranking::TrainRanker((*snap)->index, *(*snap)->catalog, extractor, *queries, options);
-  if (!trained.ok()) return fail(trained.status(), trained.status().code() == ErrorCode::kInvalidArgument ? 2 : 1);
+  if (!trained.ok()) return fail(trained.status(), ExitCodeFor(trained.status()));
   auto dir = ranking::WriteRankerVersion(flags.Get("out"), *trained, index_options);
   if (!dir.ok()) return fail(dir.status(), 1);
   std::printf("wrote %s (%s, %d trees, depth %d, %zu queries, %zu rows, %.1f s)\n", dir->c_str(),

@@ -48,7 +48,7 @@ int RunTrain(int argc, char** argv) {
   auto models = recommend::TrainModels(*log, options, flags.Get("model"));
   if (!models.ok()) {
     std::fprintf(stderr, "train recommender: %s\n", models.status().ToString().c_str());
-    return models.status().code() == ErrorCode::kInvalidArgument ? 2 : 1;
+    return ExitCodeFor(models.status());
   }
   auto saved = recommend::SaveModels(*models, flags.Get("out"), flags.Get("events"));
   if (!saved.ok()) {

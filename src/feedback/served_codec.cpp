@@ -258,16 +258,5 @@ int64_t UuidV7Millis(std::string_view id) {
   return ms;
 }
 
-uint64_t StableHash(std::string_view text) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  // splitmix64 finaliser (Steele, Lea, Flood 2014).
-  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-  return h ^ (h >> 31);
-}
 
 }  // namespace shelfwatch::feedback::codec

@@ -66,8 +66,4 @@ bool DecodeFloatRows(std::string_view blob, std::vector<std::vector<float>>* out
 // or -1 when `id` is not a UUIDv7.
 int64_t UuidV7Millis(std::string_view id);
 
-// FNV-1a 64 (Fowler-Noll-Vo, IETF draft-eastlake-fnv) finished by the splitmix64 mixer, so
-// that every bit depends on every byte: stable across builds, processes and machines.
-uint64_t StableHash(std::string_view text);
-
 }  // namespace shelfwatch::feedback::codec

@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/stable_hash.h"
 #include "feedback/served_codec.h"
 #include "feedback/served_segment.h"
 
@@ -397,7 +398,7 @@ class ServedRequestLog::Impl {
     const int64_t now = options_.now_ms();
     ServedRequestView r = in;
     if (r.time_ms == 0) r.time_ms = now;
-    const uint64_t hash = codec::StableHash(r.request_id);
+    const uint64_t hash = StableHash64(r.request_id);
     IndexShard& shard = shards_[hash % kShards];
     shard.recent.PrefetchSlot(hash);  // loads while the frame is dealt with
     const size_t entry_bytes = shard.recent.EntryBytes(r);
@@ -440,7 +441,7 @@ class ServedRequestLog::Impl {
   }
 
   std::shared_ptr<const ServedRequestInfo> Lookup(std::string_view request_id) const {
-    const uint64_t hash = codec::StableHash(request_id);
+    const uint64_t hash = StableHash64(request_id);
     IndexShard& shard = shards_[hash % kShards];
     thread_local std::string entry;
     int64_t evicted_up_to;
@@ -636,7 +637,7 @@ std::shared_ptr<const ServedRequestInfo> ServedRequestLog::Lookup(std::string_vi
   return impl_->Lookup(request_id);
 }
 bool ServedRequestLog::Sampled(std::string_view request_id) const {
-  return impl_->Sampled(codec::StableHash(request_id));
+  return impl_->Sampled(StableHash64(request_id));
 }
 void ServedRequestLog::Flush() { impl_->Flush(); }
 Result<uint64_t> ServedRequestLog::EnforceRetention() { return impl_->EnforceRetention(); }

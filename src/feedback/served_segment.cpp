@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "common/log.h"
+#include "common/stable_hash.h"
 #include "feedback/served_codec.h"
 
 namespace shelfwatch::feedback::segment {
@@ -322,7 +323,7 @@ std::shared_ptr<Segment> Reseal(const std::string& dir, uint64_t seq) {
     const std::string_view id = codec::PayloadRequestId(payload);
     int64_t time_ms;
     std::memcpy(&time_ms, payload.data(), 8);
-    entries.push_back({codec::StableHash(id), static_cast<uint32_t>(offset),
+    entries.push_back({StableHash64(id), static_cast<uint32_t>(offset),
                        static_cast<uint32_t>(codec::kFrameHeaderBytes + payload.size())});
     summary.Add(time_ms, codec::UuidV7Millis(id));
     return true;
@@ -441,7 +442,7 @@ uint64_t SegmentLog::Append(std::span<std::string> buffers, uint64_t* failed) {
       codec::SealFrame(frame);
       const std::string_view payload(frame + codec::kFrameHeaderBytes, frame_bytes - codec::kFrameHeaderBytes);
       const std::string_view id = codec::PayloadRequestId(payload);
-      run_entries_.push_back({codec::StableHash(id), static_cast<uint32_t>(run_summary_.bytes),
+      run_entries_.push_back({StableHash64(id), static_cast<uint32_t>(run_summary_.bytes),
                               static_cast<uint32_t>(frame_bytes)});
       run_summary_.Add(static_cast<int64_t>(Get64(payload.data())), codec::UuidV7Millis(id));
       run_summary_.bytes += frame_bytes;

@@ -42,7 +42,7 @@
 namespace shelfwatch::feedback::segment {
 
 struct IndexEntry {
-  uint64_t hash = 0;    // codec::StableHash(request_id)
+  uint64_t hash = 0;    // StableHash64(request_id) (common/stable_hash.h)
   uint32_t offset = 0;  // of the frame in the .seg
   uint32_t bytes = 0;   // of the frame, header included
 };

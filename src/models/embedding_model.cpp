@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "common/log.h"
+#include "common/stable_hash.h"
 
 namespace shelfwatch::models {
 namespace {
@@ -46,16 +47,6 @@ void Normalise(std::span<float> v) {
   if (norm <= 0) return;
   const float inv = static_cast<float>(1.0 / std::sqrt(norm));
   for (float& x : v) x *= inv;
-}
-
-// FNV-1a 64 (Fowler, Noll, Vo) of a file's bytes, for items.hnsw.check.
-uint64_t Fnv1a64(std::string_view bytes) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  return h;
 }
 
 std::string CheckLine(size_t n, size_t dim, int m, int ef_construction, size_t bytes, uint64_t hash) {
@@ -109,7 +100,7 @@ Result<HnswIndexFiles> BuildHnswIndexFiles(std::span<const float> items, size_t 
   fs::remove(tmp, ec);
   if (!bytes.ok()) return bytes.status();
   out.index = std::move(*bytes);
-  out.check = CheckLine(n, dim, m, ef_construction, out.index.size(), Fnv1a64(out.index));
+  out.check = CheckLine(n, dim, m, ef_construction, out.index.size(), shelfwatch::Fnv1a64(out.index));
   return out;
 }
 
@@ -143,7 +134,7 @@ std::unique_ptr<hnswlib::HierarchicalNSW<float>> LoadShippedIndex(const fs::path
     *why = "unreadable";
     return nullptr;
   }
-  if (*check != CheckLine(n, dim, config.hnsw_m, config.hnsw_ef_construction, bytes->size(), Fnv1a64(*bytes))) {
+  if (*check != CheckLine(n, dim, config.hnsw_m, config.hnsw_ef_construction, bytes->size(), shelfwatch::Fnv1a64(*bytes))) {
     *why = "its check does not match the items, the config or the file";
     return nullptr;
   }

@@ -12,6 +12,7 @@
 #include <numeric>
 
 #include "common/clock.h"
+#include "common/stable_hash.h"
 #include "common/yaml_scalar.h"
 #include "ranking/model_drift.h"
 #include "ranking/reranker.h"
@@ -394,16 +395,6 @@ Result<TrainedRanker> TrainRanker(std::shared_ptr<const retrieval::InvertedIndex
 
 namespace {
 
-// FNV-1a 64 (Fowler, Noll, Vo): a hash of the request id that is the same on every build.
-int64_t StableHash(std::string_view text) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (char c : text) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ull;
-  }
-  return static_cast<int64_t>(h >> 1);
-}
-
 // Mean NDCG@10 (gains 2^g - 1, log2 discounts; Jarvelin & Kekalainen 2002) over the
 // validation groups with a positive gain, each ordered by `scores` (null: served order).
 double FeedbackNdcg(const Dataset& ds, const std::vector<float>* scores, size_t* measured) {
@@ -458,7 +449,7 @@ Result<TrainedRanker> TrainRankerOnFeedback(const std::vector<FeedbackList>& lis
     g.query = i;
     g.begin = ds.y.size();
     g.size = l.gains.size();
-    g.validation = options.validation_share > 0 && InValidation(StableHash(l.request_id), options.validation_share);
+    g.validation = options.validation_share > 0 && InValidation(static_cast<int64_t>(Fnv1a64(l.request_id) >> 1), options.validation_share);
     g.positive = std::any_of(l.gains.begin(), l.gains.end(), [](float v) { return v > 0; });
     ds.x.insert(ds.x.end(), l.features.begin(), l.features.end());
     ds.y.insert(ds.y.end(), l.gains.begin(), l.gains.end());

@@ -589,7 +589,6 @@ bool Monitoring::DriftSampled(int64_t now_ms) {
     const Monitoring* owner = nullptr;
     int64_t minute = -1;
     uint64_t rows = 0;
-    uint64_t random = 0x2545F4914F6CDD1Dull;  // xorshift64 state (Marsaglia 2003)
   };
   thread_local Quota q;
   const int64_t minute = now_ms / 60000;
@@ -602,10 +601,7 @@ bool Monitoring::DriftSampled(int64_t now_ms) {
     ++q.rows;
     return true;
   }
-  q.random ^= q.random << 13;
-  q.random ^= q.random >> 7;
-  q.random ^= q.random << 17;
-  return q.random % options_.drift_sample_every == 0;
+  return ThreadRandom() % options_.drift_sample_every == 0;
 }
 
 std::vector<drift::DriftReport> Monitoring::DriftReports(bool evaluate) {

@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/request_id.h"
+#include "common/stable_hash.h"
 
 namespace shelfwatch::feedback::codec {
 namespace {
@@ -131,9 +132,9 @@ TEST(ServedCodecTest, UuidV7TimeIsTheMillisecondItWasMade) {
 TEST(ServedCodecTest, StableHashNeverChanges) {
   // Sampling decisions must agree between replicas and releases: pin the function's values.
   // (Values from an independent Python rendering of FNV-1a 64 + the splitmix64 finaliser.)
-  EXPECT_EQ(StableHash(""), 0xf52a15e9a9b5e89bULL);
-  EXPECT_EQ(StableHash("0192f1c4-6a3b-7c2e-9d41-5f7a3b2c1d0e"), 0x281403a93ba489abULL);
-  EXPECT_NE(StableHash("a"), StableHash("b"));
+  EXPECT_EQ(StableHash64(""), 0xf52a15e9a9b5e89bULL);
+  EXPECT_EQ(StableHash64("0192f1c4-6a3b-7c2e-9d41-5f7a3b2c1d0e"), 0x281403a93ba489abULL);
+  EXPECT_NE(StableHash64("a"), StableHash64("b"));
 }
 
 }  // namespace

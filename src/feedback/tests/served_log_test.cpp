@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "common/stable_hash.h"
 #include "feedback/served_codec.h"
 #include "feedback/tests/fixtures.h"
 
@@ -316,11 +317,11 @@ TEST(ServedLogTest, ARequestIdRecordedTwiceAnswersWithTheNewerRecordUntilItIsEvi
   auto log = OpenServedLog({.max_queue = 16, .index_capacity = 16 * 8});
   ASSERT_TRUE(log);
   const std::string id = NewRequestId();
-  const uint64_t shard = codec::StableHash(id) % 16;
+  const uint64_t shard = StableHash64(id) % 16;
   auto same_shard = [&] {
     for (;;) {
       std::string other = NewRequestId();
-      if (codec::StableHash(other) % 16 == shard) return other;
+      if (StableHash64(other) % 16 == shard) return other;
     }
   };
   ServedRequest first = MakeServed(id, 3);

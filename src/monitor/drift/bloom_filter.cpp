@@ -10,17 +10,6 @@ constexpr uint32_t kMagic = 0x314d4c42;  // "BLM1"
 constexpr uint32_t kMaxBits = 1u << 30;
 }  // namespace
 
-uint64_t StableHash64(std::string_view bytes) {
-  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a 64 offset basis
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 0x100000001b3ULL;  // FNV 64 prime
-  }
-  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-  return h ^ (h >> 31);
-}
-
 BloomFilter::BloomFilter(uint32_t bits, uint32_t hashes) : hashes_(std::clamp(hashes, 1u, 16u)) {
   bits = std::clamp(bits, 64u, kMaxBits);
   words_.assign((bits + 63) / 64, 0);

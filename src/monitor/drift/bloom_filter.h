@@ -4,7 +4,7 @@
 //
 // Bloom, "Space/time trade-offs in hash coding with allowable errors" (CACM 1970); the h
 // probe positions come from two hashes as h1 + i * h2 (Kirsch & Mitzenmacher, "Less hashing,
-// same performance", ESA 2006). The hash is StableHash64 below, not std::hash, so a filter
+// same performance", ESA 2006). The hash is StableHash64 (common/stable_hash.h), not std::hash, so a filter
 // written to disk means the same thing to every build.
 // False-positive rate after n distinct items: (1 - e^(-h n / m))^h for m bits; the default
 // (m = 2^17 bits = 16 KiB, h = 4) gives 0.04% at 5,000 items, 0.5% at 10,000 and 4.4% at
@@ -19,14 +19,11 @@
 #include <string_view>
 #include <vector>
 
+#include "common/stable_hash.h"
 #include "common/status.h"
 #include "monitor/drift/byte_io.h"
 
 namespace shelfwatch::monitor::drift {
-
-// FNV-1a 64 (Fowler, Noll, Vo) followed by the splitmix64 finalizer for avalanche: stable
-// across builds and platforms.
-uint64_t StableHash64(std::string_view bytes);
 
 class BloomFilter {
  public:
