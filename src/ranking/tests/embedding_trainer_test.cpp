@@ -350,6 +350,20 @@ TEST(TrainEmbeddingsCliTest, WritesVersionsFromCsvFilesAndReportsTest) {
   EXPECT_EQ(Shell(bin + data + " --qrels " + dir + "/qrels.csv --out " + dir + "/models/none --char-ngrams 5", &out), 2);
   EXPECT_NE(out.find("--char-ngrams"), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(dir + "/models/none/1"));
+
+  // train hnsw rebuilds the shipped graph of a version (the same bytes: the same seed and order)
+  // and refuses a directory that is not an embedding version.
+  const std::string hnsw = std::string(SHELFWATCH_BINARY) + " train hnsw --version ";
+  std::ifstream shipped(dir + "/models/emb/2/items.hnsw.check");
+  const std::string check((std::istreambuf_iterator<char>(shipped)), std::istreambuf_iterator<char>());
+  fs::remove(dir + "/models/emb/2/items.hnsw");
+  fs::remove(dir + "/models/emb/2/items.hnsw.check");
+  ASSERT_EQ(Shell(hnsw + dir + "/models/emb/2", &out), 0) << out;
+  std::ifstream rebuilt(dir + "/models/emb/2/items.hnsw.check");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(rebuilt)), std::istreambuf_iterator<char>()), check);
+  EXPECT_EQ(Shell(hnsw + dir + "/models/none", &out), 1);
+  EXPECT_NE(out.find("config.yaml"), std::string::npos) << out;
+  EXPECT_EQ(Shell(hnsw, &out), 2);
   fs::remove_all(dir);
 }
 

@@ -85,6 +85,23 @@ TEST(TrainRankerCliTest, TrainsOnTrainAndEvalReportsBothRows) {
   EXPECT_NE(out.find("--out"), std::string::npos) << out;
   EXPECT_EQ(RunCommand(bin + " eval --catalog cat=" + dir + "/products.csv" + data + " --ranker " + dir + "/none", &out), 1);
   EXPECT_NE(out.find("no model.json"), std::string::npos) << out;
+
+  // --from-export refuses what it cannot learn from, saying where, and writes no version.
+  const std::string from = bin + " train ranker --catalog " + dir + "/products.csv --out " + dir + "/models/fb --from-export ";
+  {
+    std::ofstream(dir + "/broken.jsonl") << "{\"request_id\":\"r1\",\"items\":[]}\n{not json\n";
+    std::ofstream(dir + "/narrow.jsonl") << "{\"request_id\":\"r1\",\"items\":[{\"id\":\"a\",\"features\":[1,2],"
+                                            "\"label\":\"click\"},{\"id\":\"b\",\"features\":[3,4]}]}\n";
+    std::ofstream(dir + "/unclicked.jsonl") << "{\"request_id\":\"r1\",\"items\":[{\"id\":\"a\"}]}\n";
+  }
+  EXPECT_EQ(RunCommand(from + dir + "/broken.jsonl", &out), 2);
+  EXPECT_NE(out.find("broken.jsonl:2"), std::string::npos) << out;
+  EXPECT_EQ(RunCommand(from + dir + "/narrow.jsonl", &out), 2);
+  EXPECT_NE(out.find("has 2 features"), std::string::npos) << out;
+  EXPECT_EQ(RunCommand(from + dir + "/unclicked.jsonl", &out), 2);
+  EXPECT_NE(out.find("no list to learn from"), std::string::npos) << out;
+  EXPECT_EQ(RunCommand(from + dir + "/missing.jsonl", &out), 1);
+  EXPECT_FALSE(fs::exists(dir + "/models/fb"));
   fs::remove_all(dir);
 }
 
