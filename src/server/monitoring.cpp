@@ -5,9 +5,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <optional>
-#include <sstream>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -74,6 +74,21 @@ bool Sampled(double rate) {
   if (rate >= 1) return true;
   if (rate <= 0) return false;
   return static_cast<double>(ThreadRandom() >> 11) * 0x1.0p-53 < rate;
+}
+
+// Installs the reference kept at `path` (SerializeReference bytes); false when there is no
+// such file or it cannot be used (logged: the monitor then gets its reference another way).
+bool LoadReferenceFile(drift::DriftMonitor& monitor, const std::string& path) {
+  std::error_code ec;
+  if (path.empty() || !std::filesystem::exists(path, ec)) return false;
+  std::ifstream f(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (Status st = monitor.LoadReference(bytes); !st.ok()) {
+    log::Warn("drift reference not loaded", {{"path", path}, {"error", st.message()}});
+    return false;
+  }
+  log::Info("drift reference loaded", {{"model", monitor.model()}, {"path", path}});
+  return true;
 }
 
 // Model names contain '/', which a file name cannot.
@@ -450,16 +465,7 @@ Status Monitoring::OnCatalogReady(const pipeline::CatalogSnapshot& snapshot, pip
     log::Info("drift reference built", {{"catalog", snapshot.name}, {"queries", std::to_string(queries->size())},
                                          {"path", ref->second.path}, {"models", cm->reference_versions}});
   } else {
-    for (auto [m, saved] : cm->Monitors()) {
-      std::string path = ReferencePath(m->model());
-      if (path.empty() || !std::filesystem::exists(path)) continue;
-      std::ifstream f(path, std::ios::binary);
-      std::stringstream bytes;
-      bytes << f.rdbuf();
-      if (Status st = m->LoadReference(bytes.str()); !st.ok()) {
-        log::Warn("drift reference not loaded; a new one will be frozen", {{"path", path}, {"error", st.message()}});
-      }
-    }
+    for (auto [m, saved] : cm->Monitors()) LoadReferenceFile(*m, ReferencePath(m->model()));
   }
   catalogs_.push_back(std::move(cm));
   catalog_count_.store(catalogs_.size(), std::memory_order_release);
@@ -625,15 +631,12 @@ std::shared_ptr<Monitoring::ModelMonitor> Monitoring::ModelMonitorFor(const Sear
       if (mm->version == use.version && mm->name == use.name) return mm;
     }
   }
-  // First sight of this version (once per deploy): create its monitor and find its reference.
+  // First sight of this version (once per deploy): create its monitor and find its reference
+  // before taking the lock, so that drift-sampled searches do not wait for a file read.
   drift::DriftThresholds thresholds;
   {
     std::lock_guard<std::mutex> options_lock(mu_);  // SetDriftThresholds writes them under it
     thresholds = options_.drift_thresholds;
-  }
-  std::unique_lock lock(models_mu_);
-  for (const auto& mm : model_monitors_) {
-    if (mm->version == use.version && mm->name == use.name) return mm;
   }
   auto mm = std::make_shared<ModelMonitor>();
   mm->name = std::string(use.name);
@@ -661,22 +664,13 @@ std::shared_ptr<Monitoring::ModelMonitor> Monitoring::ModelMonitorFor(const Sear
   // One an operator set for this version and the data dir kept, else the version's own (its
   // training data), else the automatic one. (The data dir holds none for a version that ships
   // its reference unless someone replaced it: a loaded reference is never re-frozen.)
-  std::vector<std::string> candidates;
-  if (std::string saved = ReferencePath(model); !saved.empty()) candidates.push_back(std::move(saved));
-  if (!use.dir.empty()) candidates.push_back(std::string(use.dir) + "/" + std::string(ranking::kDriftReferenceFile));
-  for (const std::string& path : candidates) {
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) continue;
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream bytes;
-    bytes << f.rdbuf();
-    if (Status st = mm->monitor->LoadReference(bytes.str()); !st.ok()) {
-      log::Warn("drift reference not loaded", {{"path", path}, {"error", st.message()}});
-      continue;
-    }
-    mm->saved = true;
-    log::Info("drift reference loaded", {{"model", model}, {"path", path}});
-    break;
+  mm->saved = LoadReferenceFile(*mm->monitor, ReferencePath(model)) ||
+              (!use.dir.empty() &&
+               LoadReferenceFile(*mm->monitor, std::string(use.dir) + "/" + std::string(ranking::kDriftReferenceFile)));
+
+  std::unique_lock lock(models_mu_);
+  for (const auto& other : model_monitors_) {
+    if (other->version == use.version && other->name == use.name) return other;  // created meanwhile
   }
   // Keep the newest kVersionsPerModel versions of each model.
   size_t same = 0;
