@@ -3,8 +3,6 @@
 // directory (ranking/embedding_trainer.h). --report-test measures it once on TEST afterwards.
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <memory>
 #include <string>
@@ -14,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "common/clock.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "eval/relevance.h"
 #include "models/embedding_model.h"
@@ -233,29 +232,21 @@ int RunTrainHnsw(int argc, char** argv) {
   auto config = models::LoadModelConfig(dir + "/config.yaml");
   if (!config.ok()) return fail(config.status(), 1);
   if (config->kind != models::ModelKind::kEmbedding) return fail(InvalidArgument(dir + " is not an embedding version"), 2);
-  std::ifstream in(dir + "/items.f32", std::ios::binary);
-  if (!in) return fail(NotFound("missing " + dir + "/items.f32"), 1);
-  std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto raw = ReadWholeFile(dir + "/items.f32");
+  if (!raw.ok()) return fail(raw.status(), 1);
   const size_t dim = static_cast<size_t>(config->encoder.dim);
-  if (raw.empty() || raw.size() % (dim * sizeof(float)) != 0) {
+  if (raw->empty() || raw->size() % (dim * sizeof(float)) != 0) {
     return fail(FailedPrecondition(dir + "/items.f32 is not a whole number of " + std::to_string(dim) + "-float rows"), 1);
   }
-  std::vector<float> items(raw.size() / sizeof(float));
-  std::memcpy(items.data(), raw.data(), raw.size());
+  std::vector<float> items(raw->size() / sizeof(float));
+  std::memcpy(items.data(), raw->data(), raw->size());
   const int64_t t0 = MonotonicNanos();
   auto files = models::BuildHnswIndexFiles(items, dim, config->hnsw_m, config->hnsw_ef_construction);
   if (!files.ok()) return fail(files.status(), 1);
-  for (const auto& [name, bytes] : {std::pair<std::string, const std::string*>{models::kHnswIndexFile, &files->index},
-                                    std::pair<std::string, const std::string*>{models::kHnswCheckFile, &files->check}}) {
-    const std::string path = dir + "/" + name, tmp = path + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      out.write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
-      if (!out) return fail(IoError("cannot write " + tmp), 1);
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) return fail(IoError("cannot rename " + tmp + ": " + ec.message()), 1);
+  // The check last: until it is there, a server loading the version builds the graph itself.
+  for (const auto& [name, bytes] : {std::pair<const char*, const std::string*>{models::kHnswIndexFile, &files->index},
+                                    std::pair<const char*, const std::string*>{models::kHnswCheckFile, &files->check}}) {
+    if (Status st = WriteFileAtomically(dir + "/" + name, *bytes); !st.ok()) return fail(st, 1);
   }
   std::printf("wrote %s/%s (%zu items x %zu, m %d, ef_construction %d, %.1f MB) in %.1f s\n", dir.c_str(),
               models::kHnswIndexFile, items.size() / dim, dim, config->hnsw_m, config->hnsw_ef_construction,

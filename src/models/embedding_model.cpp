@@ -14,6 +14,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "common/files.h"
 #include "common/log.h"
 #include "common/stable_hash.h"
 
@@ -56,13 +57,6 @@ std::string CheckLine(size_t n, size_t dim, int m, int ef_construction, size_t b
   return buf;
 }
 
-Result<std::string> ReadAll(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("missing " + path.string());
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return bytes;
-}
-
 }  // namespace
 
 Result<HnswIndexFiles> BuildHnswIndexFiles(std::span<const float> items, size_t dim, int m, int ef_construction) {
@@ -96,7 +90,7 @@ Result<HnswIndexFiles> BuildHnswIndexFiles(std::span<const float> items, size_t 
     fs::remove(tmp, ec);
     return Internal(std::string("hnswlib: ") + e.what());
   }
-  auto bytes = ReadAll(tmp);
+  auto bytes = ReadWholeFile(tmp);
   fs::remove(tmp, ec);
   if (!bytes.ok()) return bytes.status();
   out.index = std::move(*bytes);
@@ -128,8 +122,8 @@ std::unique_ptr<hnswlib::HierarchicalNSW<float>> LoadShippedIndex(const fs::path
   const size_t n = vectors.size(), dim = static_cast<size_t>(config.encoder.dim);
   std::error_code ec;
   if (!fs::exists(root / kHnswIndexFile, ec) || !fs::exists(root / kHnswCheckFile, ec)) return nullptr;
-  auto check = ReadAll(root / kHnswCheckFile);
-  auto bytes = ReadAll(root / kHnswIndexFile);
+  auto check = ReadWholeFile((root / kHnswCheckFile).string());
+  auto bytes = ReadWholeFile((root / kHnswIndexFile).string());
   if (!check.ok() || !bytes.ok()) {
     *why = "unreadable";
     return nullptr;

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/files.h"  // WriteFileAtomically, ReadWholeFile
 #include "common/status.h"
 
 namespace shelfwatch::recommend {
@@ -74,10 +75,6 @@ class ArtifactReader {
   std::string bytes_;
   size_t pos_ = 0;
 };
-
-// Writes `bytes` to path atomically (temporary file + rename).
-Status WriteFileAtomically(const std::string& path, std::string_view bytes);
-Result<std::string> ReadWholeFile(const std::string& path);
 
 // Versions are positive integers named by their directory. 0 when DIR/<model> has none.
 uint32_t LatestVersion(const std::string& repo_dir, const std::string& model);

@@ -4,12 +4,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <optional>
 
 #include "common/clock.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "pipeline/lexical_search.h"
 #include "ranking/features.h"
@@ -81,9 +80,8 @@ bool Sampled(double rate) {
 bool LoadReferenceFile(drift::DriftMonitor& monitor, const std::string& path) {
   std::error_code ec;
   if (path.empty() || !std::filesystem::exists(path, ec)) return false;
-  std::ifstream f(path, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (Status st = monitor.LoadReference(bytes); !st.ok()) {
+  auto bytes = ReadWholeFile(path);
+  if (Status st = bytes.ok() ? monitor.LoadReference(*bytes) : bytes.status(); !st.ok()) {
     log::Warn("drift reference not loaded", {{"path", path}, {"error", st.message()}});
     return false;
   }
@@ -368,19 +366,11 @@ void Monitoring::SaveReferences(bool only_unsaved) {
     if (only_unsaved && *saved) return;
     std::string bytes = m.SerializeReference();
     if (bytes.empty()) return;
-    std::string path = ReferencePath(m.model());
-    std::string tmp = path + ".tmp";
-    {
-      std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-      f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-      if (!f) {
-        log::Warn("cannot write drift reference", {{"path", tmp}});
-        return;
-      }
+    if (Status st = WriteFileAtomically(ReferencePath(m.model()), bytes); !st.ok()) {
+      log::Warn("cannot write drift reference", {{"error", st.message()}});
+      return;
     }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (!ec) *saved = true;
+    *saved = true;
   });
 }
 
