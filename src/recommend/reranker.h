@@ -39,10 +39,11 @@
 // 0.1385); min_child_weight 5/100; 100 trees at eta 0.05; rank:ndcg (0.1401) and rank:map
 // (0.1408); dropping the source, popularity, user or category feature groups (0.1403-0.1418).
 // Also without gain, on folds shaped like TEST (16 h of labels from 00:00 UTC): 16 h label
-// windows (0.1489 vs 0.1488, two seeds each) and five more history features -- last behaviour, hours between
-// the item's last two sessions, its share of the sessions, carted-not-bought, time-of-day
-// distance (0.1484). The in-log items new to a user were mostly touched by one other user
-// (bench/RESULTS.md), beyond any co-occurrence or trending-in-category candidate.
+// windows (0.1489 vs 0.1488, two seeds each) and five more history features -- last
+// behaviour, hours between the item's last two sessions, its share of the sessions,
+// carted-not-bought, time-of-day distance (0.1484). The in-log items new to a user were mostly
+// touched by one other user (bench/RESULTS.md), beyond any co-occurrence or trending-in-category
+// candidate.
 // A flexible model fitted to one day reaches 0.189 on that same day: the features separate
 // in-sample, but across days most of it is noise, so issue 6's +10% (0.1705) is out of reach
 // of re-ranking these candidates on this sample.
