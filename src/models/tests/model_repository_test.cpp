@@ -230,6 +230,11 @@ TEST(ModelRepositoryTest, HotSwapUnderConcurrentRequestsDropsNothing) {
 }
 
 TEST(ModelRepositoryTest, MemoryIsReleasedOverFiftyLoadUnloadCycles) {
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed blocks in quarantine (256 MiB by default), so RSS measures the
+  // quarantine, not leaks; LeakSanitizer checks this build for leaks instead.
+  GTEST_SKIP() << "resident memory is not meaningful under AddressSanitizer";
+#endif
   const std::string root = TempRepository();
   WriteXgboostVersion(root, "rank", 1);
   WriteTorchVersion(root, "mlp", 1);
