@@ -23,6 +23,7 @@
 #include "ranking/trainer.h"
 #include "server/monitoring.h"
 #include "common/request_id.h"
+#include "support/shared_set_up.h"
 #include "support/test_server.h"
 
 namespace shelfwatch::pipeline {
@@ -66,7 +67,12 @@ void WriteTitleEmbedding(const fs::path& root, const std::string& name, int vers
 
 class SearchPipelineTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
+  void SetUp() override {
+    ASSERT_TRUE(shared_set_up_.Run(&SetUpShared)) << "the suite's shared set-up failed (in the first test run)";
+  }
+  static inline ::shelfwatch::testing::SharedSetUp shared_set_up_;
+  // Run once per process by the first test's SetUp (support/shared_set_up.h).
+  static void SetUpShared() {
     task_ = MakeSyntheticTask(60).release();
     root_ = new std::string(testing::MakeTempDir("pipeline-models"));
     WriteTitleEmbedding(*root_, "synthetic-embedding", 1, task_->catalog);

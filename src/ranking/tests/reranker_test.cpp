@@ -9,6 +9,7 @@
 
 #include "ranking/tests/synthetic.h"
 #include "ranking/trainer.h"
+#include "support/shared_set_up.h"
 #include "support/test_server.h"
 
 namespace shelfwatch::ranking {
@@ -18,7 +19,12 @@ namespace fs = std::filesystem;
 
 class RerankerTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
+  void SetUp() override {
+    ASSERT_TRUE(shared_set_up_.Run(&SetUpShared)) << "the suite's shared set-up failed (in the first test run)";
+  }
+  static inline ::shelfwatch::testing::SharedSetUp shared_set_up_;
+  // Run once per process by the first test's SetUp (support/shared_set_up.h).
+  static void SetUpShared() {
     task_ = synthetic::MakeSyntheticTask(40).release();
     RankerTrainingOptions options;
     options.candidates = 10;

@@ -9,6 +9,7 @@
 #include "retrieval/index.h"
 #include "retrieval/tests/test_catalogs.h"
 #include "text/analyzer.h"
+#include "support/shared_set_up.h"
 
 namespace shelfwatch::retrieval {
 namespace {
@@ -17,7 +18,12 @@ const std::string kDataDir = SHELFWATCH_DATA_DIR;
 
 class HomeDepotSearchTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
+  void SetUp() override {
+    ASSERT_TRUE(shared_set_up_.Run(&SetUpShared)) << "the suite's shared set-up failed (in the first test run)";
+  }
+  static inline ::shelfwatch::testing::SharedSetUp shared_set_up_;
+  // Run once per process by the first test's SetUp (support/shared_set_up.h).
+  static void SetUpShared() {
     catalog::LoadOptions load;
     load.progress = false;
     auto catalog = catalog::LoadCatalog("homedepot", kDataDir + "/homedepot/products.csv", load);

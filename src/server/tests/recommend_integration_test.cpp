@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/shared_set_up.h"
 #include "support/test_server.h"
 
 namespace shelfwatch {
@@ -24,13 +25,19 @@ using testing::TestServer;
 
 class TaobaoRecommendations : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
+  void SetUp() override {
+    ASSERT_TRUE(shared_set_up_.Run(&SetUpShared)) << "the suite's shared set-up failed (in the first test run)";
+  }
+  static inline ::shelfwatch::testing::SharedSetUp shared_set_up_;
+  // Run once per process by the first test's SetUp (support/shared_set_up.h).
+  static void SetUpShared() {
     dir_ = new std::string(testing::MakeTempDir("sw-rec"));
     std::string events = testing::DataPath("taobao/user_behavior.csv");
     server_ = new TestServer({"--catalog", "taobao=" + events + ",format=events", "--recommender",
                               "taobao=" + events + ",tune=false", "--data-dir", *dir_});
     ASSERT_TRUE(server_->started()) << server_->Log();
-    ASSERT_TRUE(server_->WaitReady(60000)) << server_->Log();
+    // Generous: an AddressSanitizer build under a full parallel ctest trains the recommender for over a minute.
+    ASSERT_TRUE(server_->WaitReady(240000)) << server_->Log();
   }
   static void TearDownTestSuite() {
     delete server_;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "support/shared_set_up.h"
 #include "support/test_server.h"
 
 namespace shelfwatch {
@@ -21,7 +22,12 @@ using testing::TestServer;
 
 class HomeDepotServer : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
+  void SetUp() override {
+    ASSERT_TRUE(shared_set_up_.Run(&SetUpShared)) << "the suite's shared set-up failed (in the first test run)";
+  }
+  static inline ::shelfwatch::testing::SharedSetUp shared_set_up_;
+  // Run once per process by the first test's SetUp (support/shared_set_up.h).
+  static void SetUpShared() {
     server_ = new TestServer({"--catalog", "homedepot=" + testing::DataPath("homedepot/products.csv"),
                               "--threads", "2", "--enable-test-hooks"});
     ASSERT_TRUE(server_->started()) << server_->Log();
