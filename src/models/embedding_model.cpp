@@ -65,6 +65,19 @@ std::string CheckLine(size_t n, size_t dim, int m, int ef_construction, size_t b
   return buf;
 }
 
+// The graph of `count` normalised rows (row(i) -> const float*, label i). The one construction
+// both Open and BuildHnswIndexFiles use: a shipped graph is only valid while it is the graph
+// Open would build, seed included.
+template <typename Row>
+std::unique_ptr<hnswlib::HierarchicalNSW<float>> BuildGraph(hnswlib::InnerProductSpace* space, size_t count, int m,
+                                                            int ef_construction, Row row) {
+  auto index = std::make_unique<hnswlib::HierarchicalNSW<float>>(space, count, static_cast<size_t>(m),
+                                                                 static_cast<size_t>(ef_construction),
+                                                                 /*random_seed=*/100);
+  for (size_t i = 0; i < count; ++i) index->addPoint(row(i), i);
+  return index;
+}
+
 }  // namespace
 
 Result<HnswIndexFiles> BuildHnswIndexFiles(std::span<const float> items, size_t dim, int m, int ef_construction) {
@@ -81,15 +94,13 @@ Result<HnswIndexFiles> BuildHnswIndexFiles(std::span<const float> items, size_t 
   HnswIndexFiles out;
   try {
     hnswlib::InnerProductSpace space(dim);
-    hnswlib::HierarchicalNSW<float> index(&space, n, static_cast<size_t>(m), static_cast<size_t>(ef_construction),
-                                          /*random_seed=*/100);
     std::vector<float> row(dim);
-    for (size_t i = 0; i < n; ++i) {
+    auto index = BuildGraph(&space, n, m, ef_construction, [&](size_t i) {
       std::copy_n(items.begin() + static_cast<std::ptrdiff_t>(i * dim), dim, row.begin());
       Normalise(row);
-      index.addPoint(row.data(), i);
-    }
-    index.saveIndex(tmp);
+      return row.data();
+    });
+    index->saveIndex(tmp);
     // saveIndex reports no write error (a full disk leaves a short file): read it back the way
     // Open will, which checks the file's structure.
     hnswlib::HierarchicalNSW<float> reread(&space, tmp, false, n);
@@ -203,10 +214,8 @@ Result<std::unique_ptr<EmbeddingModel>> EmbeddingModel::Open(const ModelConfig& 
     s->index_loaded = s->index != nullptr;
     if (!why.empty()) log::Warn("shipped HNSW index not used; building it", {{"dir", dir}, {"reason", why}});
     if (!s->index) {
-      s->index = std::make_unique<hnswlib::HierarchicalNSW<float>>(
-          s->space.get(), n, static_cast<size_t>(config.hnsw_m),
-          static_cast<size_t>(config.hnsw_ef_construction), /*random_seed=*/100);
-      for (size_t i = 0; i < n; ++i) s->index->addPoint(s->vectors[i].data(), i);
+      s->index = BuildGraph(s->space.get(), n, config.hnsw_m, config.hnsw_ef_construction,
+                            [&](size_t i) { return s->vectors[i].data(); });
     }
     s->index->setEf(static_cast<size_t>(config.hnsw_ef_search));
   } catch (const std::exception& e) {
