@@ -660,7 +660,12 @@ std::shared_ptr<Monitoring::ModelMonitor> Monitoring::ModelMonitorFor(const Sear
 
   std::unique_lock lock(models_mu_);
   for (const auto& other : model_monitors_) {
-    if (other->version == use.version && other->name == use.name) return other;  // created meanwhile
+    if (other->version == use.version && other->name == use.name) {
+      // Created meanwhile by another request: ours (same series, left in place) is destroyed
+      // on the evaluator thread like a retired one, not here.
+      retired_models_.push_back(std::move(mm));
+      return other;
+    }
   }
   // Keep the newest kVersionsPerModel versions of each model.
   size_t same = 0;
