@@ -472,7 +472,6 @@ Result<TrainedRanker> TrainRankerOnFeedback(const std::vector<FeedbackList>& lis
   return out;
 }
 
-
 Result<std::string> WriteRankerVersion(const std::string& model_dir, const TrainedRanker& ranker,
                                        const retrieval::IndexOptions& index_options) {
   const int f = static_cast<int>(kNumFeatures);
